@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// Hazards Biome has no rule for (../shared/STYLE.md habit 15), checked over src/ on every `npm test`:
+//  - `push(...x)` and `Math.max/min(...x)`: fuzzed inputs can be huge (argument-count limits, ssz#535);
+//  - DataView multi-byte reads/writes without an explicit little-endian `true`;
+//  - Node APIs below src/cli (the web view reuses the core in a browser);
+//  - imports that break the layering of docs/architecture.md (hyp, spmc, host never import each other).
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const files = [];
+(function walk(dir) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (p.endsWith('.ts')) files.push(p);
+  }
+})(join(root, 'src'));
+
+// Layer of each folder; a file may import only its own layer or the ones listed.
+const allowed = {
+  smccc: [],
+  ffa: ['smccc'],
+  trace: ['smccc', 'ffa'],
+  mem: ['trace'],
+  hyp: ['smccc', 'ffa', 'mem', 'trace'],
+  spmc: ['smccc', 'ffa', 'mem', 'trace'],
+  host: ['smccc', 'ffa', 'mem', 'trace'],
+  world: ['smccc', 'ffa', 'mem', 'trace', 'hyp', 'spmc', 'host'],
+  scenario: ['smccc', 'ffa', 'mem', 'trace', 'hyp', 'spmc', 'host', 'world'],
+  check: ['smccc', 'ffa', 'mem', 'trace', 'hyp', 'spmc', 'host', 'world', 'scenario'],
+  cli: ['smccc', 'ffa', 'mem', 'trace', 'hyp', 'spmc', 'host', 'world', 'scenario', 'check'],
+};
+
+const problems = [];
+for (const f of files) {
+  const rel = relative(join(root, 'src'), f);
+  const layer = rel.split(sep)[0];
+  const text = readFileSync(f, 'utf8');
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
+    const where = `src/${rel}:${i + 1}`;
+    if (/\.push\(\s*\.\.\./.test(line)) problems.push(`${where}: push(...x) — use a loop`);
+    if (/Math\.(max|min)\(\s*\.\.\./.test(line)) problems.push(`${where}: Math.max/min(...x) — use a loop`);
+    const dv = line.match(
+      /\.(get|set)(Uint16|Int16|Uint32|Int32|BigUint64|BigInt64|Float32|Float64)\(([^()]*(\([^()]*\))?[^()]*)\)/g,
+    );
+    for (const m of dv ?? []) {
+      if (!/,\s*true\s*\)$/.test(m))
+        problems.push(`${where}: DataView access without explicit little-endian 'true': ${m}`);
+    }
+    if (layer !== 'cli' && /from ['"]node:|require\(['"]node:|\bBuffer\./.test(line)) {
+      problems.push(`${where}: Node API below src/cli`);
+    }
+    const imp = line.match(/from ['"](\.\.\/)([a-z]+)\//);
+    if (imp && layer in allowed) {
+      const target = imp[2];
+      if (target !== layer && !allowed[layer].includes(target))
+        problems.push(`${where}: ${layer} may not import ${target}`);
+    }
+  });
+}
+if (problems.length > 0) {
+  console.error(`bans: ${problems.length} problem(s)`);
+  for (const p of problems) console.error(`  ${p}`);
+  process.exit(1);
+}
+console.log(`bans: ${files.length} files clean`);

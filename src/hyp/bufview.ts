@@ -1,0 +1,98 @@
+/**
+ * Reads of the hypervisor's own buffers (hyp TX/RX mailboxes, ffa_desc_buf) as EL2 code does them, with the
+ * model's isolation check I6 built in: a read beyond the bytes the hyp is parsing (`valid`) or beyond the buffer
+ * itself (`cap`) is performed (the real code would read whatever is there — stale bytes or other hyp memory)
+ * but recorded as an `oob` trace event and counted, never silently clamped (issue 6 I6; bug-history.md H13/H14).
+ */
+import type { PhysMem } from '../mem/phys.ts';
+import type { TraceSink } from '../trace/events.ts';
+
+/** One out-of-bounds access, as counted by the proxy. */
+export interface OobAccess {
+  buffer: string;
+  offset: number;
+  size: number;
+  limit: number;
+  kind: 'beyond-message' | 'beyond-buffer';
+}
+
+export class HypBuffer {
+  readonly name: string;
+  readonly base: number;
+  readonly cap: number;
+  /** Bytes of the message being parsed (≤ cap); reads at or past it are flagged. */
+  valid: number;
+  private readonly mem: PhysMem;
+  private readonly scratch = new Uint8Array(8);
+  private readonly view = new DataView(this.scratch.buffer);
+  private readonly sink: (a: OobAccess) => void;
+
+  constructor(o: { name: string; base: number; cap: number; mem: PhysMem; onOob: (a: OobAccess) => void }) {
+    this.name = o.name;
+    this.base = o.base;
+    this.cap = o.cap;
+    this.valid = o.cap;
+    this.mem = o.mem;
+    this.sink = o.onOob;
+  }
+
+  private check(off: number, size: number): void {
+    if (off + size > this.cap) {
+      this.sink({ buffer: this.name, offset: off, size, limit: this.cap, kind: 'beyond-buffer' });
+    } else if (off + size > this.valid) {
+      this.sink({ buffer: this.name, offset: off, size, limit: this.valid, kind: 'beyond-message' });
+    }
+  }
+
+  u16(off: number): number {
+    this.check(off, 2);
+    this.mem.readInto(this.base + off, this.scratch.subarray(0, 2));
+    return this.view.getUint16(0, true);
+  }
+
+  u32(off: number): number {
+    this.check(off, 4);
+    this.mem.readInto(this.base + off, this.scratch.subarray(0, 4));
+    return this.view.getUint32(0, true);
+  }
+
+  u64(off: number): bigint {
+    this.check(off, 8);
+    this.mem.readInto(this.base + off, this.scratch);
+    return this.view.getBigUint64(0, true);
+  }
+
+  /** Copies `len` bytes from physical `src` into this buffer at `off` (a memcpy at EL2). */
+  copyIn(off: number, src: number, len: number): void {
+    if (len <= 0) return;
+    if (off + len > this.cap) {
+      this.sink({ buffer: this.name, offset: off, size: len, limit: this.cap, kind: 'beyond-buffer' });
+    }
+    this.mem.write(this.base + off, this.mem.read(src, len));
+  }
+
+  /** Writes bytes at `off` (within the buffer). */
+  write(off: number, bytes: Uint8Array): void {
+    this.mem.write(this.base + off, bytes);
+  }
+
+  /** Current bytes [off, off+len) (for trace `buffer` events). */
+  bytes(off: number, len: number): Uint8Array {
+    return this.mem.read(this.base + off, len);
+  }
+}
+
+/** Trace helper: emits an `oob` event for an access. */
+export function emitOob(trace: TraceSink | undefined, a: OobAccess): void {
+  trace?.emit({
+    kind: 'oob',
+    buffer: a.buffer,
+    offset: a.offset,
+    size: a.size,
+    limit: a.limit,
+    text:
+      a.kind === 'beyond-buffer'
+        ? `EL2 access of ${a.size} bytes at ${a.buffer}+${a.offset} past its end (${a.limit} bytes)`
+        : `EL2 read of ${a.size} bytes at ${a.buffer}+${a.offset} past the ${a.limit} bytes being parsed`,
+  });
+}

@@ -1,0 +1,107 @@
+/**
+ * Sparse physical memory: 4 KiB frames allocated on first write, zero when never written.
+ * Every component (host, hyp, SPMC) reads and writes the same PhysMem, as on hardware; who may touch which page
+ * is the page-state tables' business (./stage2.ts), not this store's.
+ */
+
+const FRAME_SHIFT = 12;
+const FRAME_SIZE = 1 << FRAME_SHIFT;
+const FRAME_MASK = FRAME_SIZE - 1;
+
+/** Addresses are numbers: the modelled PA space stays below 2^52, well inside Number's exact range. */
+export type PhysAddr = number;
+
+/** Largest physical address the model accepts (52-bit PA space, FEAT_LPA). */
+export const MAX_PA = 2 ** 52;
+
+export class PhysMem {
+  private readonly frames = new Map<number, Uint8Array>();
+
+  /** Number of frames that hold data. */
+  get frameCount(): number {
+    return this.frames.size;
+  }
+
+  /**
+   * Copies `len` bytes starting at `addr` into a new array.
+   * @throws RangeError for an address range outside [0, MAX_PA).
+   */
+  read(addr: PhysAddr, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    this.readInto(addr, out);
+    return out;
+  }
+
+  /**
+   * Fills `out` from memory starting at `addr`.
+   * @throws RangeError for an address range outside [0, MAX_PA).
+   */
+  readInto(addr: PhysAddr, out: Uint8Array): void {
+    checkRange(addr, out.length);
+    let done = 0;
+    while (done < out.length) {
+      const a = addr + done;
+      const frame = Math.floor(a / FRAME_SIZE);
+      const off = a & FRAME_MASK;
+      const n = Math.min(FRAME_SIZE - off, out.length - done);
+      const f = this.frames.get(frame);
+      if (f === undefined) out.fill(0, done, done + n);
+      else out.set(f.subarray(off, off + n), done);
+      done += n;
+    }
+  }
+
+  /**
+   * Writes `bytes` at `addr`.
+   * @throws RangeError for an address range outside [0, MAX_PA).
+   */
+  write(addr: PhysAddr, bytes: Uint8Array): void {
+    checkRange(addr, bytes.length);
+    let done = 0;
+    while (done < bytes.length) {
+      const a = addr + done;
+      const frame = Math.floor(a / FRAME_SIZE);
+      const off = a & FRAME_MASK;
+      const n = Math.min(FRAME_SIZE - off, bytes.length - done);
+      let f = this.frames.get(frame);
+      if (f === undefined) {
+        f = new Uint8Array(FRAME_SIZE);
+        this.frames.set(frame, f);
+      }
+      f.set(bytes.subarray(done, done + n), off);
+      done += n;
+    }
+  }
+
+  /** Sets `len` bytes at `addr` to `value` (frames that stay zero are not allocated). */
+  fill(addr: PhysAddr, len: number, value = 0): void {
+    checkRange(addr, len);
+    let done = 0;
+    while (done < len) {
+      const a = addr + done;
+      const frame = Math.floor(a / FRAME_SIZE);
+      const off = a & FRAME_MASK;
+      const n = Math.min(FRAME_SIZE - off, len - done);
+      const f = this.frames.get(frame);
+      if (f !== undefined) f.fill(value, off, off + n);
+      else if (value !== 0) {
+        const nf = new Uint8Array(FRAME_SIZE);
+        nf.fill(value, off, off + n);
+        this.frames.set(frame, nf);
+      }
+      done += n;
+    }
+  }
+}
+
+function checkRange(addr: number, len: number): void {
+  if (
+    !Number.isSafeInteger(addr) ||
+    addr < 0 ||
+    !Number.isSafeInteger(len) ||
+    len < 0 ||
+    addr + len > MAX_PA
+  ) {
+    throw new RangeError(`physical range 0x${addr.toString(16)}+${len} outside the modelled PA space`);
+  }
+}

@@ -1,0 +1,343 @@
+/**
+ * pKVM page ownership: the host stage-2 view and the hypervisor's view of every physical page, with the
+ * transitions the FF-A proxy uses (arch/arm64/kvm/hyp/nvhe/mem_protect.c; proxy-behaviour.md §6.1, §7.1).
+ *
+ * States are per kernel page (the host page size: 4, 16 or 64 KiB) and live in an interval map, so a 1 GiB range
+ * changes state in one step. Each transition checks every page first and changes state only if all checks pass
+ * (check-then-commit, ../shared/STYLE.md habit 7): a failed transition changes nothing.
+ */
+import type { TraceSink } from '../trace/events.ts';
+import { IntervalMap } from './intervals.ts';
+
+/** pKVM `enum pkvm_page_state`, as seen from one side. */
+export type PageState = 'OWNED' | 'SHARED_OWNED' | 'SHARED_BORROWED' | 'NOPAGE';
+/** Who owns a page the host cannot access (`NOPAGE` on the host side). */
+export type Owner = 'host' | 'hyp' | 'guest' | 'none';
+/** What backs an address range (memblock/`kvm_mem_range`). */
+export type RegionKind = 'ram' | 'nomap' | 'mmio';
+
+const STATES: readonly PageState[] = ['OWNED', 'SHARED_OWNED', 'SHARED_BORROWED', 'NOPAGE'];
+const OWNERS: readonly Owner[] = ['host', 'hyp', 'guest', 'none'];
+
+/** Packed page state: host state (bits 5:4), hyp state (3:2), owner (1:0). */
+type Code = number;
+
+function pack(host: PageState, hyp: PageState, owner: Owner): Code {
+  return (STATES.indexOf(host) << 4) | (STATES.indexOf(hyp) << 2) | OWNERS.indexOf(owner);
+}
+const hostOf = (c: Code): PageState => STATES[(c >> 4) & 3]!;
+const hypOf = (c: Code): PageState => STATES[(c >> 2) & 3]!;
+const ownerOf = (c: Code): Owner => OWNERS[c & 3]!;
+
+/** Host-side label used in traces and queries: `OWNED`, `SHARED_OWNED`, `NOPAGE:guest`, … */
+export function hostLabel(c: Code): string {
+  const h = hostOf(c);
+  return h === 'NOPAGE' && ownerOf(c) !== 'none' ? `NOPAGE:${ownerOf(c)}` : h;
+}
+
+/** Linux errno values the transitions return (0 = success). */
+export const EPERM = -1;
+export const EBUSY = -16;
+export const EINVAL = -22;
+
+/** A physical memory region of the modelled machine. */
+export interface MemRegion {
+  base: number;
+  size: number;
+  kind: RegionKind;
+  name?: string;
+}
+
+/** A run of pages with one state, as returned by queries. */
+export interface StateRange {
+  addr: number;
+  pages: number;
+  host: string;
+  hyp: PageState;
+  owner: Owner;
+  region: RegionKind;
+}
+
+export interface Stage2Options {
+  pageSize: number;
+  /** RAM (memblock) and NOMAP regions; every other address is MMIO / not memory. */
+  regions: readonly MemRegion[];
+  /** Host IPA size in bits (for `pfn_range_is_valid`). */
+  ipaBits?: number;
+  trace?: TraceSink;
+}
+
+/**
+ * Host stage-2 + hyp page states.
+ */
+export class Stage2 {
+  readonly pageSize: number;
+  readonly pageShift: number;
+  readonly ipaBits: number;
+  readonly regions: readonly MemRegion[];
+  private readonly map: IntervalMap<Code>;
+  private readonly pins = new Map<number, number>();
+  trace: TraceSink | undefined;
+
+  constructor(o: Stage2Options) {
+    this.pageSize = o.pageSize;
+    this.pageShift = Math.log2(o.pageSize);
+    this.ipaBits = o.ipaBits ?? 40;
+    this.regions = [...o.regions].sort((a, b) => a.base - b.base);
+    this.trace = o.trace;
+    // Non-memory addresses: the host maps devices itself; no pKVM memory transition accepts them.
+    this.map = new IntervalMap(pack('NOPAGE', 'NOPAGE', 'none'));
+    for (const r of this.regions) {
+      if (r.base % o.pageSize !== 0 || r.size % o.pageSize !== 0) {
+        throw new RangeError(
+          `region ${r.name ?? r.base.toString(16)} is not aligned to the ${o.pageSize}-byte page`,
+        );
+      }
+      const owned = pack('OWNED', 'NOPAGE', 'host');
+      this.map.set(r.base / o.pageSize, (r.base + r.size) / o.pageSize, owned);
+    }
+  }
+
+  /** Marks pages as owned by the hyp (donated at boot) or a protected guest. Used at world set-up. */
+  assign(addr: number, pages: number, owner: 'hyp' | 'guest' | 'host'): void {
+    const pfn = this.pfn(addr);
+    const code =
+      owner === 'hyp'
+        ? pack('NOPAGE', 'OWNED', 'hyp')
+        : owner === 'guest'
+          ? pack('NOPAGE', 'NOPAGE', 'guest')
+          : pack('OWNED', 'NOPAGE', 'host');
+    this.setRange(pfn, pfn + pages, code);
+  }
+
+  /** Page frame number of an address (the address must be page-aligned). */
+  pfn(addr: number): number {
+    return Math.floor(addr / this.pageSize);
+  }
+
+  /** The region containing `addr`, or undefined for a gap (MMIO / not memory). */
+  regionAt(addr: number): MemRegion | undefined {
+    for (const r of this.regions) if (addr >= r.base && addr < r.base + r.size) return r;
+    return undefined;
+  }
+
+  /** Host-side state label of the page containing `addr`. */
+  hostState(addr: number): string {
+    return hostLabel(this.map.get(this.pfn(addr)));
+  }
+
+  /** Hyp-side state of the page containing `addr`. */
+  hypState(addr: number): PageState {
+    return hypOf(this.map.get(this.pfn(addr)));
+  }
+
+  /** Owner of the page containing `addr`. */
+  owner(addr: number): Owner {
+    return ownerOf(this.map.get(this.pfn(addr)));
+  }
+
+  /** Pin count of the page containing `addr`. */
+  pinCount(addr: number): number {
+    return this.pins.get(this.pfn(addr)) ?? 0;
+  }
+
+  /** State runs covering [addr, addr + pages × pageSize). */
+  query(addr: number, pages: number): StateRange[] {
+    const from = this.pfn(addr);
+    const out: StateRange[] = [];
+    this.map.forEach(from, from + pages, (s, e, c) => {
+      const region = this.regionAt(s * this.pageSize)?.kind ?? 'mmio';
+      out.push({
+        addr: s * this.pageSize,
+        pages: e - s,
+        host: hostLabel(c),
+        hyp: hypOf(c),
+        owner: ownerOf(c),
+        region,
+      });
+    });
+    return out;
+  }
+
+  /** Every run of the whole map (for the web view and invariant checks). */
+  allRuns(): StateRange[] {
+    return this.map.runs().map(([s, e, c]) => ({
+      addr: s * this.pageSize,
+      pages: e === Number.POSITIVE_INFINITY ? 0 : e - s,
+      host: hostLabel(c),
+      hyp: hypOf(c),
+      owner: ownerOf(c),
+      region: this.regionAt(s * this.pageSize)?.kind ?? 'mmio',
+    }));
+  }
+
+  /** True when every page of [pfn, pfn+n) has host state `state`. */
+  allHost(pfn: number, n: number, state: PageState): boolean {
+    return this.map.every(pfn, pfn + n, (c) => hostOf(c) === state);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Checks shared by the transitions (mem_protect.c)
+
+  /**
+   * `pfn_range_is_valid` (6.18 on; change `range-validation`): the range must fit the host IPA space, written
+   * overflow-safe: pfn < limit && limit − pfn ≥ n.
+   */
+  pfnRangeIsValid(pfn: number, n: number): boolean {
+    const limit = 2 ** (this.ipaBits - this.pageShift);
+    return pfn < limit && limit - pfn >= n;
+  }
+
+  /**
+   * `check_range_allowed_memory(start, end)`: [start, end) must lie in one `kvm_mem_range` (a memblock region or
+   * a gap between regions) — tested as "the range containing start also contains end − 1", so a 0-page range
+   * passes unless it starts exactly at a region base (proxy-behaviour.md §7.1 analysis) — and that range must be
+   * RAM and not NOMAP.
+   */
+  checkRangeAllowedMemory(start: number, end: number): number {
+    const r = this.rangeOf(start);
+    const last = end - 1;
+    if (last < r.base || last >= r.end) return EINVAL;
+    if (r.kind !== 'ram') return EPERM;
+    return 0;
+  }
+
+  /** The `kvm_mem_range` containing `addr`: a region, or the gap around it. */
+  private rangeOf(addr: number): { base: number; end: number; kind: RegionKind } {
+    let gapStart = 0;
+    for (const r of this.regions) {
+      if (addr < r.base) return { base: gapStart, end: r.base, kind: 'mmio' };
+      if (addr < r.base + r.size) return { base: r.base, end: r.base + r.size, kind: r.kind };
+      gapStart = r.base + r.size;
+    }
+    return { base: gapStart, end: Number.POSITIVE_INFINITY, kind: 'mmio' };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Transitions
+
+  /** `__pkvm_host_share_ffa(pfn, n)`: OWNED → SHARED_OWNED. Returns 0 or a negative errno. */
+  hostShareFFA(pfn: number, n: number, o: { rangeValidation: boolean }): number {
+    if (o.rangeValidation && !this.pfnRangeIsValid(pfn, n)) return EINVAL;
+    const err = this.checkRangeAllowedMemory(pfn * this.pageSize, (pfn + n) * this.pageSize);
+    if (err !== 0) return err;
+    if (!this.allHost(pfn, n, 'OWNED')) return EPERM;
+    this.updateRange(pfn, pfn + n, (c) => pack('SHARED_OWNED', hypOf(c), ownerOf(c)));
+    return 0;
+  }
+
+  /** `__pkvm_host_unshare_ffa(pfn, n)`: SHARED_OWNED → OWNED. Returns 0 or a negative errno. */
+  hostUnshareFFA(pfn: number, n: number, o: { rangeValidation: boolean }): number {
+    if (o.rangeValidation && !this.pfnRangeIsValid(pfn, n)) return EINVAL;
+    const err = this.checkRangeAllowedMemory(pfn * this.pageSize, (pfn + n) * this.pageSize);
+    if (err !== 0) return err;
+    if (!this.allHost(pfn, n, 'SHARED_OWNED')) return EPERM;
+    this.updateRange(pfn, pfn + n, (c) => pack('OWNED', hypOf(c), ownerOf(c)));
+    return 0;
+  }
+
+  /** `__pkvm_host_share_hyp(pfn)` (6.16+ rules): host OWNED and hyp NOPAGE → SHARED_OWNED / SHARED_BORROWED. */
+  hostShareHyp(pfn: number): number {
+    const err = this.checkRangeAllowedMemory(pfn * this.pageSize, (pfn + 1) * this.pageSize);
+    if (err !== 0) return err;
+    const c = this.map.get(pfn);
+    if (hostOf(c) !== 'OWNED') return EPERM;
+    if (hypOf(c) !== 'NOPAGE') return EPERM;
+    this.setRange(pfn, pfn + 1, pack('SHARED_OWNED', 'SHARED_BORROWED', ownerOf(c)));
+    return 0;
+  }
+
+  /** `__pkvm_host_unshare_hyp(pfn)`: needs host SHARED_OWNED, hyp SHARED_BORROWED and no pins. */
+  hostUnshareHyp(pfn: number): number {
+    const c = this.map.get(pfn);
+    if (hostOf(c) !== 'SHARED_OWNED' || hypOf(c) !== 'SHARED_BORROWED') return EPERM;
+    if ((this.pins.get(pfn) ?? 0) !== 0) return EBUSY;
+    this.setRange(pfn, pfn + 1, pack('OWNED', 'NOPAGE', ownerOf(c)));
+    return 0;
+  }
+
+  /** `hyp_pin_shared_mem` of one page: host SHARED_OWNED and hyp SHARED_BORROWED required. */
+  hypPin(pfn: number): number {
+    const c = this.map.get(pfn);
+    if (hostOf(c) !== 'SHARED_OWNED' || hypOf(c) !== 'SHARED_BORROWED') return EPERM;
+    this.pins.set(pfn, (this.pins.get(pfn) ?? 0) + 1);
+    return 0;
+  }
+
+  /** `hyp_unpin_shared_mem` of one page. */
+  hypUnpin(pfn: number): void {
+    const n = (this.pins.get(pfn) ?? 0) - 1;
+    if (n <= 0) this.pins.delete(pfn);
+    else this.pins.set(pfn, n);
+  }
+
+  /**
+   * Donates host-owned pages to a protected guest (`__pkvm_host_donate_guest`-like): every page must be OWNED
+   * (a SHARED_OWNED page, e.g. FF-A-shared, is refused). Used by scenarios and the fuzzer to show what a
+   * mis-tracked page allows.
+   */
+  hostDonateGuest(pfn: number, n: number): number {
+    const err = this.checkRangeAllowedMemory(pfn * this.pageSize, (pfn + n) * this.pageSize);
+    if (err !== 0) return err;
+    if (!this.allHost(pfn, n, 'OWNED')) return EPERM;
+    this.setRange(pfn, pfn + n, pack('NOPAGE', 'NOPAGE', 'guest'));
+    return 0;
+  }
+
+  /** Snapshot of all state (for rollback in tests and the fuzzer's I2 check). */
+  snapshot(): { map: ReturnType<IntervalMap<Code>['snapshot']>; pins: [number, number][] } {
+    return { map: this.map.snapshot(), pins: [...this.pins] };
+  }
+
+  restore(s: ReturnType<Stage2['snapshot']>): void {
+    this.map.restore(s.map);
+    this.pins.clear();
+    for (const [k, v] of s.pins) this.pins.set(k, v);
+  }
+
+  /** A cheap fingerprint of all state: equal fingerprints ⇔ equal states. */
+  fingerprint(): string {
+    const runs = this.map.runs();
+    let s = '';
+    for (const [a, , c] of runs) s += `${a}:${c};`;
+    for (const [k, v] of [...this.pins].sort((x, y) => x[0] - y[0])) s += `p${k}:${v};`;
+    return s;
+  }
+
+  private setRange(from: number, to: number, code: Code): void {
+    this.updateRange(from, to, () => code);
+  }
+
+  private updateRange(from: number, to: number, fn: (c: Code) => Code): void {
+    if (this.trace !== undefined) {
+      const trace = this.trace;
+      this.map.forEach(from, to, (s, e, c) => {
+        const nc = fn(c);
+        if (nc === c) return;
+        if (hostOf(nc) !== hostOf(c) || ownerOf(nc) !== ownerOf(c)) {
+          trace.emit({
+            kind: 'pages',
+            table: 'host',
+            addr: s * this.pageSize,
+            pages: e - s,
+            pageSize: this.pageSize,
+            from: hostLabel(c),
+            to: hostLabel(nc),
+          });
+        }
+        if (hypOf(nc) !== hypOf(c)) {
+          trace.emit({
+            kind: 'pages',
+            table: 'hyp',
+            addr: s * this.pageSize,
+            pages: e - s,
+            pageSize: this.pageSize,
+            from: hypOf(c),
+            to: hypOf(nc),
+          });
+        }
+      });
+    }
+    this.map.update(from, to, fn);
+  }
+}

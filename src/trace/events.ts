@@ -1,0 +1,93 @@
+/**
+ * The trace bus: every hop (register file in/out), proxy decision, buffer, page-state change and check is one
+ * event. Components emit only when a sink is attached (`trace?.emit(…)`), so tracing costs nothing when off
+ * (../shared/STYLE.md habit 9). `seq` is the only clock: logical and deterministic.
+ */
+
+/** A world component. Partitions are `sp:0x8001`. */
+export type Component = 'host' | 'hyp' | 'spmd' | 'spmc' | `sp:0x${string}`;
+
+/** Page-state table an event refers to. */
+export type PageTable = 'host' | 'hyp';
+
+/** Event bodies as components emit them; the bus adds seq, call and cpu. */
+export type TraceEventBody =
+  | {
+      kind: 'hop';
+      from: Component;
+      to: Component;
+      dir: 'call' | 'ret';
+      /** 0x-prefixed 16-digit hex, x0–x17. */
+      regs: string[];
+    }
+  | {
+      kind: 'decision';
+      /** What the proxy did: `forward`, `reject`, `handle`, … */
+      action: string;
+      /** The rule (a short id of the check or path, e.g. `mem-xfer/fraglen-min`). */
+      rule: string;
+      /** The profile change that made this behaviour, or `base`. */
+      change: string;
+      /** Commit subject, Message-ID or spec section. */
+      source: string;
+      /** One line for humans. */
+      text: string;
+    }
+  | {
+      kind: 'buffer';
+      owner: Component;
+      /** What the buffer is: `hyp-tx`, `host-tx`, `hyp-rx`, `desc-buf`, … */
+      role: string;
+      addr: number;
+      /** FF-A version the bytes are laid out for (`1.2`). */
+      version: string;
+      hex: string;
+    }
+  | {
+      kind: 'pages';
+      table: PageTable;
+      /** Physical address of the first page. */
+      addr: number;
+      pages: number;
+      /** Page size of that table in bytes. */
+      pageSize: number;
+      from: string;
+      to: string;
+    }
+  | { kind: 'check'; id: string; verdict: 'pass' | 'fail'; detail: string }
+  | { kind: 'warn'; where: string; text: string }
+  | { kind: 'leak'; regs: number[]; text: string }
+  | { kind: 'oob'; buffer: string; offset: number; size: number; limit: number; text: string }
+  | { kind: 'note'; who: Component; text: string };
+
+/** A trace event as stored: body plus the bus's clock and context. */
+export type TraceEvent = TraceEventBody & { seq: number; call: number; cpu: number };
+
+/** Where components send events. */
+export interface TraceSink {
+  emit(e: TraceEventBody): void;
+}
+
+/** Collects events in order and stamps them with seq / call / cpu. */
+export class TraceBus implements TraceSink {
+  readonly events: TraceEvent[] = [];
+  private seq = 0;
+  /** Current host call number (0 before the first host call; world init events carry 0). */
+  call = 0;
+  /** CPU of the current host call. */
+  cpu = 0;
+  private readonly listeners: ((e: TraceEvent) => void)[] = [];
+  /** When false, events are passed to listeners but not stored. */
+  keep = true;
+
+  emit(e: TraceEventBody): void {
+    const ev = { ...e, seq: this.seq++, call: this.call, cpu: this.cpu } as TraceEvent;
+    if (this.keep) this.events.push(ev);
+    for (const l of this.listeners) l(ev);
+  }
+
+  /** Registers a listener called for every event. */
+  on(listener: (e: TraceEvent) => void): void {
+    this.listeners.push(listener);
+  }
+}
