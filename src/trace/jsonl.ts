@@ -28,7 +28,8 @@ export function componentsOf(events: readonly TraceEvent[]): string[] {
       seen.add(e.to);
     }
   }
-  const order = (c: string): number => (c === 'host' ? 0 : c === 'hyp' ? 1 : c === 'spmd' ? 2 : c === 'spmc' ? 3 : 4);
+  const order = (c: string): number =>
+    c === 'host' ? 0 : c === 'hyp' ? 1 : c === 'spmd' ? 2 : c === 'spmc' ? 3 : 4;
   return [...seen].sort((a, b) => order(a) - order(b) || a.localeCompare(b));
 }
 

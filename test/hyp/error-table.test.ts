@@ -16,7 +16,16 @@ function expectHypError(out: RegisterFile, code: number): void {
 }
 
 /** Writes a v1.2 share descriptor (48-byte header, 32-byte EMAD, composite at 80) into the host TX. */
-function writeShare(h: Harness, o: { constituents: [number | bigint, number][]; sender?: number; epCount?: number; compositeOff?: number; emadOff?: number }): number {
+function writeShare(
+  h: Harness,
+  o: {
+    constituents: [number | bigint, number][];
+    sender?: number;
+    epCount?: number;
+    compositeOff?: number;
+    emadOff?: number;
+  },
+): number {
   const n = o.constituents.length;
   const len = 96 + 16 * n;
   const b = new Uint8Array(len);
@@ -29,7 +38,11 @@ function writeShare(h: Harness, o: { constituents: [number | bigint, number][]; 
   v.setUint16(48, 0x8001, true);
   v.setUint8(50, 2);
   v.setUint32(52, o.compositeOff ?? 80, true);
-  v.setUint32(80, o.constituents.reduce((a, c) => a + c[1], 0), true);
+  v.setUint32(
+    80,
+    o.constituents.reduce((a, c) => a + c[1], 0),
+    true,
+  );
   v.setUint32(84, n, true);
   o.constituents.forEach(([addr, pages], i) => {
     v.setBigUint64(96 + 16 * i, BigInt(addr), true);
@@ -184,7 +197,12 @@ describe('error table (§11), profile ffa-1.2', () => {
     it('guest-owned, out-of-IPA or unaligned size constituent → DENIED, earlier ones rolled back', () => {
       for (const bad of [RAM + 0x6000_0000, 2 ** 41] as const) {
         const h = ready();
-        const len = writeShare(h, { constituents: [[P, 2], [bad, 1]] });
+        const len = writeShare(h, {
+          constituents: [
+            [P, 2],
+            [bad, 1],
+          ],
+        });
         const before = h.s2.fingerprint();
         expectHypError(h.call([FFA.MEM_SHARE, len, len]), E.DENIED);
         expect(h.s2.fingerprint()).toBe(before);
@@ -198,8 +216,15 @@ describe('error table (§11), profile ffa-1.2', () => {
       expect(out.toHex()).toEqual(errRegs(-6 >>> 0).toHex());
       expect(h.s2.hostState(P)).toBe('OWNED');
       h.respond.length = 0;
-      h.respond.push((r) => (r.w(0) === FFA.MEM_SHARE64 ? new RegisterFile().setW(0, FFA.MEM_FRAG_RX).setW(3, 16) : undefined));
-      const len2 = writeShare(h, { constituents: [[P, 1], [P + 0x1000, 1]] });
+      h.respond.push((r) =>
+        r.w(0) === FFA.MEM_SHARE64 ? new RegisterFile().setW(0, FFA.MEM_FRAG_RX).setW(3, 16) : undefined,
+      );
+      const len2 = writeShare(h, {
+        constituents: [
+          [P, 1],
+          [P + 0x1000, 1],
+        ],
+      });
       h.call([FFA.MEM_SHARE, len2 + 16, len2]);
       expect(h.s2.hostState(P)).toBe('OWNED');
     });

@@ -25,7 +25,26 @@ const PATCHES: { patch: string; change: string; holds: (h: () => Harness) => boo
       // An SMC32 handled call (RXTX_UNMAP with bad w1) with x4–x17 preset: x0–x17 are all written back.
       const h = mk();
       h.setup();
-      const regs = [FFA.RXTX_UNMAP, 1, 0, 0, 0xaa, 0xaa, 0xaa, 0xaa, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb];
+      const regs = [
+        FFA.RXTX_UNMAP,
+        1,
+        0,
+        0,
+        0xaa,
+        0xaa,
+        0xaa,
+        0xaa,
+        0xbb,
+        0xbb,
+        0xbb,
+        0xbb,
+        0xbb,
+        0xbb,
+        0xbb,
+        0xbb,
+        0xbb,
+        0xbb,
+      ];
       const out = h.call(regs);
       return out.isZero(4) && out.isZero(8) && out.isZero(17);
     },
@@ -38,7 +57,9 @@ const PATCHES: { patch: string; change: string; holds: (h: () => Harness) => boo
       h.setup();
       const out = h.call([FFA.NOTIFICATION_BIND, 0x80010000, 0, 1, 0]);
       const feat = h.call([FFA.FEATURES, FFA.NOTIFICATION_SET]);
-      return out.w(0) === FFA.ERROR && (out.w(2) | 0) === -1 && (feat.w(2) | 0) === -1 && feat.w(0) === FFA.ERROR;
+      return (
+        out.w(0) === FFA.ERROR && (out.w(2) | 0) === -1 && (feat.w(2) | 0) === -1 && feat.w(0) === FFA.ERROR
+      );
     },
   },
   {
@@ -59,7 +80,9 @@ const PATCHES: { patch: string; change: string; holds: (h: () => Harness) => boo
       const h = mk();
       // A 1.2 SPMC reporting a maximum RXTX size in w2[31:16] (bug H9).
       h.respond.push((r) =>
-        r.w(0) === FFA.FEATURES && r.w(1) === FFA.RXTX_MAP64 ? new RegisterFile().setW(0, FFA.SUCCESS).setW(2, 0x0001_0000) : undefined,
+        r.w(0) === FFA.FEATURES && r.w(1) === FFA.RXTX_MAP64
+          ? new RegisterFile().setW(0, FFA.SUCCESS).setW(2, 0x0001_0000)
+          : undefined,
       );
       return h.call([FFA.VERSION, 0x10002]).w(0) === 0x10002;
     },
