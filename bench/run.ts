@@ -3,9 +3,15 @@
  * Performance targets live here, never in timed unit tests.
  */
 import { printResults } from './harness.ts';
+import { benchProxy } from './proxy.ts';
 import { benchRegfile } from './regfile.ts';
 
 const suites: Record<string, () => void> = {
+  proxy: () =>
+    printResults(
+      'Proxy: ns per operation, ratio to the same-run floor (4 hops of register copies)',
+      benchProxy(),
+    ),
   regfile: () =>
     printResults(
       'Register file: one forwarded call, by representation (docs/register-file.md)',

@@ -58,7 +58,9 @@ export type TraceEventBody =
   | { kind: 'warn'; where: string; text: string }
   | { kind: 'leak'; regs: number[]; text: string }
   | { kind: 'oob'; buffer: string; offset: number; size: number; limit: number; text: string }
-  | { kind: 'note'; who: Component; text: string };
+  | { kind: 'note'; who: Component; text: string }
+  /** A scenario step heading. */
+  | { kind: 'step'; text: string };
 
 /** A trace event as stored: body plus the bus's clock and context. */
 export type TraceEvent = TraceEventBody & { seq: number; call: number; cpu: number };

@@ -1,0 +1,178 @@
+#!/usr/bin/env node
+/**
+ * The `ffasim` command. Exit codes: 0 success, 1 a scenario expectation (or check) failed, 2 usage or input
+ * error. Bad input never produces a stack trace: every error names what and where.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { createProfile, ProfileError } from '../hyp/profiles.ts';
+import { parseWorldConfig, type WorldConfig } from '../world/config.ts';
+import { runDecodeCommand } from './decode-cmd.ts';
+import { runProfilesCommand } from './profiles-cmd.ts';
+import { runReplayCommand } from './replay-cmd.ts';
+import { runRunCommand } from './run-cmd.ts';
+
+/** A usage or input error: message printed, exit code 2. */
+export class UsageError extends Error {
+  readonly exitCode = 2;
+}
+
+/** Reads a file (or stdin for `-`). @throws UsageError when it cannot be read. */
+export function readInput(path: string): Buffer {
+  try {
+    return readFileSync(path === '-' ? 0 : path);
+  } catch (e) {
+    throw new UsageError(
+      `cannot read ${path === '-' ? 'standard input' : path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+    );
+  }
+}
+
+/** Writes output to a file, or returns it for stdout. */
+export function writeOutput(text: string, out: string | undefined): void {
+  if (out === undefined) process.stdout.write(text);
+  else {
+    try {
+      writeFileSync(out, text);
+    } catch (e) {
+      throw new UsageError(`cannot write ${out}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+  }
+}
+
+/** Loads and validates `--world FILE`. @throws UsageError with every located problem. */
+export function loadWorld(path: string | undefined): WorldConfig | undefined {
+  if (path === undefined) return undefined;
+  const text = readInput(path).toString('utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${path}: not valid JSON: ${(e as Error).message}`);
+  }
+  const r = parseWorldConfig(json);
+  if (!r.ok)
+    throw new UsageError(
+      `${path}: invalid world:\n${r.errors.map((x) => `  ${x.path}: ${x.message}`).join('\n')}`,
+    );
+  return r.value;
+}
+
+/** `--profile/--with/--without` → a Profile. @throws UsageError for unknown names. */
+export function profileFrom(o: { profile?: string; with?: string[]; without?: string[] }) {
+  try {
+    return createProfile(o.profile, { with: o.with ?? [], without: o.without ?? [] });
+  } catch (e) {
+    if (e instanceof ProfileError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+const collect = (v: string, prev: string[] = []): string[] => [
+  ...prev,
+  ...v.split(',').filter((s) => s !== ''),
+];
+
+export function buildProgram(): Command {
+  const program = new Command('ffasim')
+    .description('Register-accurate model of the pKVM FF-A 1.2 proxy, its host driver and secure world')
+    .showHelpAfterError()
+    .exitOverride();
+
+  const profileOpts = (c: Command): Command =>
+    c
+      .option('-p, --profile <name>', 'proxy profile (see `ffasim profiles`)', 'ffa-1.2')
+      .option('--with <change...>', 'add profile changes (repeatable, comma-separated)', collect)
+      .option('--without <change...>', 'remove profile changes (repeatable, comma-separated)', collect)
+      .option('--world <file>', 'world JSON (docs/world.md)');
+
+  profileOpts(
+    program
+      .command('run')
+      .description('run built-in or user scenarios and print their trace')
+      .argument('[scenario...]', 'built-in name, a .ts/.js module, or a .jsonl replay file', ['boot'])
+      .option('--list', 'list built-in scenarios')
+      .addOption(
+        new Option('-f, --format <fmt>', 'trace format')
+          .choices(['text', 'jsonl', 'mermaid', 'perfetto'])
+          .default('text'),
+      )
+      .option('-o, --out <file>', 'write the trace to a file')
+      .option('--explain', 'name the profile change and source of every proxy decision')
+      .option('--regs', 'text format: print all registers of every hop')
+      .option('--seed <n>', 'seed', '1'),
+  ).action(async (scenarios: string[], opts) => {
+    process.exitCode = await runRunCommand(scenarios, opts);
+  });
+
+  profileOpts(
+    program
+      .command('replay')
+      .description('replay a JSONL file of host actions; prints one JSON line per action')
+      .argument('<file>', 'replay file (- for stdin)'),
+  ).action((file: string, opts) => {
+    process.exitCode = runReplayCommand(file, opts);
+  });
+
+  program
+    .command('decode')
+    .description('decode FF-A register files (one per line) or a descriptor')
+    .argument('[file]', 'input (- for stdin)', '-')
+    .option('--json', 'one JSON object per line')
+    .option('--strict', 'report MBZ violations')
+    .option('--descriptor <file>', 'decode a binary or hex descriptor instead')
+    .addOption(
+      new Option('--ffa-version <v>', 'descriptor layout').choices(['1.0', '1.1', '1.2']).default('1.2'),
+    )
+    .addOption(
+      new Option('--kind <k>', 'descriptor kind')
+        .choices(['mem', 'partition-info', 'relinquish', 'send2'])
+        .default('mem'),
+    )
+    .option('--count <n>', 'partition-info: number of descriptors')
+    .action((file: string, opts) => {
+      process.exitCode = runDecodeCommand(file, opts);
+    });
+
+  program
+    .command('profiles')
+    .description('list profiles and changes, or diff two profiles')
+    .option('--diff <profiles...>', 'two profiles to compare')
+    .option('--json', 'JSON output')
+    .action((opts) => {
+      process.exitCode = runProfilesCommand(opts);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`ffasim: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('main.ts')) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(
+        `ffasim: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+      );
+      process.exitCode = 70;
+    },
+  );
+}

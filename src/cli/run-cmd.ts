@@ -1,0 +1,115 @@
+/** `ffasim run`: scenarios → trace in a chosen format; exit 1 when an expectation failed. */
+
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { BUILTIN_SCENARIOS, builtinScenario } from '../scenario/builtin/index.ts';
+import { replayScenario } from '../scenario/replay.ts';
+import { type RunResult, runScenario, type Scenario } from '../scenario/scenario.ts';
+import { componentsOf, TRACE_SCHEMA, toJSONL } from '../trace/jsonl.ts';
+import { toText } from '../trace/text.ts';
+import { loadWorld, profileFrom, readInput, UsageError, writeOutput } from './main.ts';
+
+interface RunOpts {
+  profile?: string;
+  with?: string[];
+  without?: string[];
+  world?: string;
+  list?: boolean;
+  format: 'text' | 'jsonl' | 'mermaid' | 'perfetto';
+  out?: string;
+  explain?: boolean;
+  regs?: boolean;
+  seed: string;
+}
+
+async function resolveScenario(name: string): Promise<Scenario> {
+  const b = builtinScenario(name);
+  if (b !== undefined) return b;
+  if (name.endsWith('.jsonl')) {
+    const r = replayScenario(readInput(name).toString('utf8'), name);
+    if (!r.ok) throw new UsageError(r.error);
+    return r.value;
+  }
+  if (/\.(m?[jt]s)$/.test(name)) {
+    let mod: Record<string, unknown>;
+    try {
+      mod = (await import(pathToFileURL(resolve(name)).href)) as Record<string, unknown>;
+    } catch (e) {
+      throw new UsageError(`cannot load scenario module ${name}: ${(e as Error).message}`);
+    }
+    const s = (mod.default ?? mod.scenario) as Scenario | ((ctx: unknown) => void) | undefined;
+    if (typeof s === 'function')
+      return { name, description: `user scenario ${name}`, run: s as Scenario['run'] };
+    if (s !== undefined && typeof s === 'object' && typeof s.run === 'function') return s;
+    throw new UsageError(
+      `${name}: export a scenario object ({ name, description, run }) or a function as default`,
+    );
+  }
+  throw new UsageError(`unknown scenario '${name}' (see 'ffasim run --list')`);
+}
+
+export async function runRunCommand(names: string[], o: RunOpts): Promise<number> {
+  if (o.list) {
+    const w = BUILTIN_SCENARIOS.reduce((m, s) => Math.max(m, s.name.length), 0);
+    writeOutput(BUILTIN_SCENARIOS.map((s) => `${s.name.padEnd(w)}  ${s.description}\n`).join(''), undefined);
+    return 0;
+  }
+  const seed = Number(o.seed);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new UsageError(`--seed must be a non-negative integer, got '${o.seed}'`);
+  const config = loadWorld(o.world);
+  const explicitProfile =
+    o.profile !== 'ffa-1.2' || (o.with?.length ?? 0) > 0 || (o.without?.length ?? 0) > 0;
+  let out = '';
+  let failed = false;
+  for (const name of names) {
+    const s = await resolveScenario(name);
+    const profile =
+      explicitProfile || s.profile === undefined ? profileFrom(o) : profileFrom({ ...o, profile: s.profile });
+    const r = runScenario(s, { profile, ...(config ? { config: structuredClone(config) } : {}), seed });
+    if (r.failures.length > 0) failed = true;
+    out += render(r, o);
+  }
+  writeOutput(out, o.out);
+  return failed ? 1 : 0;
+}
+
+function render(r: RunResult, o: RunOpts): string {
+  const events = r.world.trace?.events ?? [];
+  const cfg = r.world.config;
+  switch (o.format) {
+    case 'jsonl':
+      return toJSONL(
+        {
+          schema: TRACE_SCHEMA,
+          tool: 'ffasim',
+          profile: r.profile.name,
+          changes: r.profile.changes,
+          seed: r.seed,
+          scenario: r.scenario.name,
+          world: {
+            pageSize: cfg.pageSize,
+            ram: cfg.ram,
+            spmcVersion: cfg.spmc.version,
+            partitions: cfg.spmc.partitions.map((p) => `0x${p.id.toString(16)}`),
+          },
+          components: componentsOf(events),
+        },
+        events,
+      );
+    case 'mermaid':
+    case 'perfetto':
+      throw new UsageError(`format '${o.format}' is not built yet`);
+    default: {
+      const color = o.out === undefined && process.stdout.isTTY === true;
+      const head = `ffasim run ${r.scenario.name} · profile ${r.profile.name} · ${cfg.pageSize / 1024} KiB pages · SPMC FF-A ${cfg.spmc.version}\n`;
+      const held = r.expectations.filter((x) => x.held).length;
+      const summary =
+        `\n${r.scenario.name}: ${held}/${r.expectations.length} expectations held, ${r.world.calls} host SMCs, ` +
+        `${events.filter((e) => e.kind === 'hop').length} hops, ${events.filter((e) => e.kind === 'pages').length} page-state changes` +
+        (r.failures.length > 0 ? `\nFAILED:\n${r.failures.map((f) => `  - ${f}`).join('\n')}` : '') +
+        '\n';
+      return head + toText(events, { color, explain: o.explain === true, regs: o.regs === true }) + summary;
+    }
+  }
+}

@@ -1,0 +1,6 @@
+/** FF-A descriptors: layouts, parsers, builders, fragmentation and annotated dumps. */
+export * from './annotate.ts';
+export * from './layout.ts';
+export * from './mem.ts';
+export * from './other.ts';
+export * from './types.ts';

@@ -1,0 +1,554 @@
+/**
+ * Memory transaction descriptors v1.0 / v1.1 / v1.2 (abi.md §9.2–§9.5): parse untrusted bytes into a
+ * {@link MemTransaction} or a located error, and build bytes from a value. Every offset, count and length is
+ * checked by {@link Cursor.region} before anything is read; sizes are computed only after each factor has been
+ * bounded (u32 × 32 stays below 2^53).
+ */
+import { fail, ok, type Result } from '../result.ts';
+import {
+  COMPOSITE,
+  CONSTITUENT,
+  EMAD_V1_0,
+  EMAD_V1_2,
+  type FieldValue,
+  fieldOf,
+  isZeroValue,
+  type Layout,
+  MEM_HEADER_V1_0,
+  MEM_HEADER_V1_1,
+  readField,
+  writeField,
+} from './layout.ts';
+import type { Composite, Constituent, DescVersion, EMAD, MemTransaction } from './types.ts';
+
+/** An annotated field, recorded while parsing (for the dump and the web view's byte pane). */
+export interface Annotation {
+  offset: number;
+  size: number;
+  path: string;
+  value: string;
+  note?: string;
+  group: 'header' | 'emad' | 'composite' | 'constituent' | 'other';
+  mbzViolation?: boolean;
+}
+
+/** Most constituents the parser walks (a 1 MiB descriptor holds 65 536); bounds every loop. */
+export const MAX_CONSTITUENTS = 65536;
+
+export type MemKind = 'send' | 'retrieve-req' | 'retrieve-resp' | 'hyp-retrieve-req';
+
+export interface ParseMemOptions {
+  /** Report MBZ/reserved violations as errors. */
+  strict?: boolean;
+  /** Which use of the descriptor: send (default) checks the composite fully. */
+  kind?: MemKind;
+}
+
+function hexv(x: FieldValue): string {
+  if (x instanceof Uint8Array) {
+    let s = '';
+    for (const b of x) s += b.toString(16).padStart(2, '0');
+    return s;
+  }
+  return `0x${x.toString(16)}`;
+}
+
+/** A bounded reader over one buffer that records what it reads. */
+export class Cursor {
+  readonly u8: Uint8Array;
+  readonly view: DataView;
+  readonly rec: Annotation[] | undefined;
+  readonly strict: boolean;
+
+  constructor(u8: Uint8Array, o: { strict?: boolean; record?: boolean } = {}) {
+    this.u8 = u8;
+    this.view = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
+    this.strict = o.strict === true;
+    this.rec = o.record ? [] : undefined;
+  }
+
+  /** `[off, off+size)` must lie inside the buffer (no overflow: both are bounded before they are added). */
+  region<T>(off: number, size: number, field: string): Result<T> | undefined {
+    if (
+      !Number.isSafeInteger(off) ||
+      !Number.isSafeInteger(size) ||
+      off < 0 ||
+      size < 0 ||
+      off > this.u8.length ||
+      size > this.u8.length - off
+    ) {
+      return fail(
+        off >= this.u8.length ? 'DESC_OFFSET_OUT_OF_BOUNDS' : 'DESC_TOO_SHORT',
+        off >= this.u8.length ? 'Descriptor.OffsetOutOfBounds' : 'Descriptor.TooShort',
+        { kind: 'bytes', offset: off, size, field },
+        `${field} does not fit the ${this.u8.length}-byte buffer`,
+        `≤ ${this.u8.length}`,
+        `${off}+${size}`,
+      );
+    }
+    return undefined;
+  }
+
+  /** Reads a layout at `at` (bounds-checked), recording each field; MBZ violations fail in strict mode. */
+  struct(
+    l: Layout,
+    at: number,
+    path: string,
+    group: Annotation['group'],
+  ): Result<Record<string, FieldValue>> {
+    const e = this.region<Record<string, FieldValue>>(at, l.size, path);
+    if (e) return e;
+    const out: Record<string, FieldValue> = {};
+    for (const f of l.fields) {
+      const v = readField(this.view, at, f);
+      out[f.name] = v;
+      const bad = f.mbz === true && !isZeroValue(v);
+      this.rec?.push({
+        offset: at + f.off,
+        size: f.size,
+        path: `${path}.${f.name}`,
+        value: hexv(v),
+        note: f.note,
+        group,
+        ...(bad ? { mbzViolation: true } : {}),
+      });
+      if (bad && this.strict) {
+        return fail(
+          'DESC_MBZ_NONZERO',
+          'Descriptor.MbzNonZero',
+          { kind: 'bytes', offset: at + f.off, size: f.size, field: `${path}.${f.name}` },
+          'reserved field must be zero',
+          '0',
+          hexv(v),
+        );
+      }
+    }
+    return ok(out);
+  }
+}
+
+const num = (x: FieldValue | undefined): number => (typeof x === 'number' ? x : 0);
+const big = (x: FieldValue | undefined): bigint => (typeof x === 'bigint' ? x : 0n);
+
+/** Header size of a layout version. */
+export function headerSize(v: DescVersion): number {
+  return v === '1.0' ? 32 : 48;
+}
+
+/** EMAD size a version writes. */
+export function emadSizeOf(v: DescVersion): number {
+  return v === '1.2' ? 32 : 16;
+}
+
+/**
+ * Parses a memory transaction descriptor (send, retrieve request/response). Never throws, never reads out of
+ * bounds, never trusts a count or offset. The EMAD array is found through `ep_mem_offset` (v1.1+).
+ */
+export function parseMemTransaction(
+  buf: Uint8Array,
+  version: DescVersion,
+  opts: ParseMemOptions = {},
+): Result<MemTransaction> {
+  return parseMemWith(new Cursor(buf, { strict: opts.strict === true }), version, opts);
+}
+
+/** Parse with a caller-supplied cursor (the annotated dump records through it). */
+export function parseMemWith(
+  c: Cursor,
+  version: DescVersion,
+  opts: ParseMemOptions = {},
+): Result<MemTransaction> {
+  const kind = opts.kind ?? 'send';
+  const len = c.u8.length;
+  const H = headerSize(version);
+  const hr = c.struct(version === '1.0' ? MEM_HEADER_V1_0 : MEM_HEADER_V1_1, 0, 'header', 'header');
+  if (!hr.ok) return hr;
+  const h = hr.value;
+  const count = num(h.ep_count);
+  let emadSize: number;
+  let emadOffset: number;
+  if (version === '1.0') {
+    emadSize = 16;
+    emadOffset = 32;
+  } else {
+    emadSize = num(h.ep_mem_size);
+    emadOffset = num(h.ep_mem_offset);
+  }
+  const at = (offset: number, field: string, size?: number) => ({
+    kind: 'bytes' as const,
+    offset,
+    field,
+    ...(size === undefined ? {} : { size }),
+  });
+  if (count === 0) {
+    if (kind !== 'hyp-retrieve-req') {
+      return fail(
+        'DESC_COUNT_ZERO',
+        'Descriptor.CountZero',
+        at(28, 'header.ep_count', 4),
+        'EMAD count must be at least 1 (0 only in a hypervisor retrieve request)',
+        '≥ 1',
+        '0',
+      );
+    }
+    return ok({
+      version,
+      sender: num(h.sender),
+      attributes: num(h.attributes),
+      flags: num(h.flags),
+      handle: big(h.handle),
+      tag: big(h.tag),
+      emadSize,
+      emadOffset,
+      emads: [],
+    });
+  }
+  if (version !== '1.0') {
+    // HF accepts 16-byte EMADs from a 1.2 layout; a 32-byte EMAD in a 1.1 layout is rejected (abi.md §9.2).
+    const okSize = version === '1.1' ? emadSize === 16 : emadSize === 16 || emadSize === 32;
+    if (!okSize) {
+      return fail(
+        'DESC_EMAD_SIZE',
+        'Descriptor.EmadSize',
+        at(24, 'header.ep_mem_size', 4),
+        `EMAD size not valid for a v${version} layout`,
+        version === '1.1' ? '16' : '16 or 32',
+        String(emadSize),
+      );
+    }
+    if (emadOffset < H) {
+      return fail(
+        'DESC_EMAD_OFFSET',
+        'Descriptor.EmadOffset',
+        at(32, 'header.ep_mem_offset', 4),
+        'EMAD array overlaps the header',
+        `≥ ${H}`,
+        String(emadOffset),
+      );
+    }
+    if (c.strict && emadOffset % 16 !== 0) {
+      return fail(
+        'DESC_MISALIGNED',
+        'Descriptor.Misaligned',
+        at(32, 'header.ep_mem_offset', 4),
+        'EMAD offset must be 16-byte aligned',
+        'multiple of 16',
+        String(emadOffset),
+      );
+    }
+  }
+  if (count > Math.floor(len / 16)) {
+    return fail(
+      'DESC_OFFSET_OUT_OF_BOUNDS',
+      'Descriptor.OffsetOutOfBounds',
+      at(28, 'header.ep_count', 4),
+      'EMAD array does not fit the buffer',
+      `≤ ${Math.floor(len / emadSize)}`,
+      String(count),
+    );
+  }
+  const re = c.region<MemTransaction>(emadOffset, count * emadSize, 'emad[]');
+  if (re) return re;
+  const el = emadSize === 32 ? EMAD_V1_2 : EMAD_V1_0;
+  const emads: EMAD[] = [];
+  for (let i = 0; i < count; i++) {
+    const r = c.struct(el, emadOffset + i * emadSize, `emad[${i}]`, 'emad');
+    if (!r.ok) return r;
+    const e = r.value;
+    emads.push({
+      access: { endpointId: num(e.endpoint), permissions: num(e.permissions), flags: num(e.access_flags) },
+      compositeOffset: num(e.composite_off),
+      ...(emadSize === 32 ? { impdef: e.impdef as Uint8Array } : {}),
+    });
+  }
+  const tx: MemTransaction = {
+    version,
+    sender: num(h.sender),
+    attributes: num(h.attributes),
+    flags: num(h.flags),
+    handle: big(h.handle),
+    tag: big(h.tag),
+    emadSize,
+    emadOffset,
+    emads,
+  };
+  if (c.strict && version !== '1.0' && (tx.attributes & 0xff80) !== 0) {
+    return fail(
+      'DESC_MBZ_NONZERO',
+      'Descriptor.MbzNonZero',
+      at(2, 'header.attributes', 2),
+      'attributes bits [15:7] are reserved',
+      '0',
+      `0x${tx.attributes.toString(16)}`,
+    );
+  }
+  const off = emads[0]!.compositeOffset;
+  for (let i = 1; i < emads.length; i++) {
+    if (emads[i]!.compositeOffset !== off) {
+      return fail(
+        'DESC_COMPOSITE_MISMATCH',
+        'Descriptor.CompositeMismatch',
+        at(emadOffset + i * emadSize + 4, `emad[${i}].composite_off`, 4),
+        'every EMAD must carry the same composite offset',
+        String(off),
+        String(emads[i]!.compositeOffset),
+      );
+    }
+  }
+  if (off === 0) {
+    if (kind === 'send')
+      return fail(
+        'DESC_COMPOSITE_ZERO',
+        'Descriptor.CompositeZero',
+        at(emadOffset + 4, 'emad[0].composite_off', 4),
+        'a send needs a composite descriptor',
+        '≠ 0',
+        '0',
+      );
+    return ok(tx);
+  }
+  if (kind === 'retrieve-req') {
+    return fail(
+      'DESC_COMPOSITE_IN_RETRIEVE',
+      'Descriptor.CompositeInRetrieve',
+      at(emadOffset + 4, 'emad[0].composite_off', 4),
+      'a retrieve request names the region by handle',
+      '0',
+      String(off),
+    );
+  }
+  const endEmads = emadOffset + count * emadSize;
+  if (off < endEmads) {
+    return fail(
+      'DESC_COMPOSITE_OVERLAP',
+      'Descriptor.CompositeOverlap',
+      at(emadOffset + 4, 'emad[0].composite_off', 4),
+      'composite overlaps the EMAD array',
+      `≥ ${endEmads}`,
+      String(off),
+    );
+  }
+  if (kind === 'send' && off % 16 !== 0) {
+    return fail(
+      'DESC_MISALIGNED',
+      'Descriptor.Misaligned',
+      at(emadOffset + 4, 'emad[0].composite_off', 4),
+      'composite offset must be 16-byte aligned (HF)',
+      'multiple of 16',
+      String(off),
+    );
+  }
+  const cr = c.struct(COMPOSITE, off, 'composite', 'composite');
+  if (!cr.ok) return cr;
+  const total = num(cr.value.total_pg_cnt);
+  const n = num(cr.value.addr_range_cnt);
+  const room = Math.floor((len - off - 16) / 16);
+  if (kind === 'send' && ((len - off - 16) % 16 !== 0 || room !== n)) {
+    return fail(
+      'DESC_COUNT_MISMATCH',
+      'Descriptor.CountMismatch',
+      at(off + 4, 'composite.addr_range_cnt', 4),
+      '(length − composite offset − 16) / 16 must equal the address range count',
+      String(room),
+      String(n),
+    );
+  }
+  if (n > room || n > MAX_CONSTITUENTS) {
+    return fail(
+      'DESC_OFFSET_OUT_OF_BOUNDS',
+      'Descriptor.OffsetOutOfBounds',
+      at(off + 4, 'composite.addr_range_cnt', 4),
+      'constituents do not fit the buffer',
+      `≤ ${Math.min(room, MAX_CONSTITUENTS)}`,
+      String(n),
+    );
+  }
+  const constituents: Constituent[] = [];
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const base = off + 16 + 16 * i;
+    const r = c.struct(CONSTITUENT, base, `constituent[${i}]`, 'constituent');
+    if (!r.ok) return r;
+    const address = big(r.value.address);
+    const pageCount = num(r.value.pg_cnt);
+    if (address % 4096n !== 0n) {
+      return fail(
+        'DESC_MISALIGNED',
+        'Descriptor.Misaligned',
+        at(base, `constituent[${i}].address`, 8),
+        'constituent address must be 4 KiB aligned',
+        'multiple of 0x1000',
+        `0x${address.toString(16)}`,
+      );
+    }
+    if (pageCount === 0) {
+      return fail(
+        'DESC_ZERO_PAGES',
+        'Descriptor.ZeroPages',
+        at(base + 8, `constituent[${i}].pg_cnt`, 4),
+        'a constituent must have at least one page',
+        '≥ 1',
+        '0',
+      );
+    }
+    if (address + BigInt(pageCount) * 4096n > 1n << 64n) {
+      return fail(
+        'DESC_OVERFLOW',
+        'Descriptor.Overflow',
+        at(base, `constituent[${i}]`, 16),
+        'address + pages × 4 KiB overflows 64 bits',
+        '< 2^64',
+        `0x${address.toString(16)} + ${pageCount} pages`,
+      );
+    }
+    sum += pageCount;
+    constituents.push({ address, pageCount });
+  }
+  if (sum !== total) {
+    return fail(
+      'DESC_PAGE_SUM',
+      'Descriptor.PageSum',
+      at(off, 'composite.total_pg_cnt', 4),
+      'total page count must equal the sum of the constituents',
+      String(sum),
+      String(total),
+    );
+  }
+  if (kind === 'send') {
+    const sorted = constituents
+      .map((x, i) => ({ ...x, i }))
+      .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+    for (let k = 1; k < sorted.length; k++) {
+      const p = sorted[k - 1]!;
+      const q = sorted[k]!;
+      if (p.address + BigInt(p.pageCount) * 4096n > q.address) {
+        return fail(
+          'DESC_OVERLAP',
+          'Descriptor.Overlap',
+          at(off + 16 + 16 * q.i, `constituent[${q.i}]`, 16),
+          'constituents overlap',
+          'disjoint ranges',
+          `overlaps constituent[${p.i}]`,
+        );
+      }
+    }
+  }
+  const composite: Composite = { totalPageCount: total, constituents };
+  return ok({ ...tx, composite });
+}
+
+/** Total bytes the descriptor occupies (end of the last EMAD or of the composite, whichever is later). */
+export function memTransactionSize(tx: MemTransaction): number {
+  const endEmads = tx.emadOffset + tx.emads.length * tx.emadSize;
+  if (tx.composite === undefined) return Math.max(headerSize(tx.version), endEmads);
+  const off = tx.emads[0]?.compositeOffset ?? 0;
+  return Math.max(endEmads, off + 16 + 16 * tx.composite.constituents.length);
+}
+
+/** Offset of the first constituent. */
+export function constituentsOffset(tx: MemTransaction): number {
+  return (tx.emads[0]?.compositeOffset ?? 0) + 16;
+}
+
+/**
+ * Builds the bytes of a transaction at the offsets it names.
+ * @throws RangeError for an invalid value (EMAD size not 16/32, composite overlapping the EMADs, …).
+ */
+export function buildMemTransaction(tx: MemTransaction): Uint8Array {
+  const H = headerSize(tx.version);
+  if (tx.version === '1.0' && (tx.emadOffset !== 32 || tx.emadSize !== 16))
+    throw new RangeError('v1.0 EMADs are 16 bytes at offset 32');
+  if (tx.emadSize !== 16 && tx.emadSize !== 32) throw new RangeError(`EMAD size ${tx.emadSize}`);
+  if (tx.emads.length > 0 && tx.emadOffset < H) throw new RangeError('EMAD array overlaps the header');
+  const size = memTransactionSize(tx);
+  const out = new Uint8Array(size);
+  const v = new DataView(out.buffer);
+  const hl = tx.version === '1.0' ? MEM_HEADER_V1_0 : MEM_HEADER_V1_1;
+  writeField(v, 0, fieldOf(hl, 'sender'), tx.sender);
+  writeField(v, 0, fieldOf(hl, 'attributes'), tx.attributes);
+  writeField(v, 0, fieldOf(hl, 'flags'), tx.flags);
+  writeField(v, 0, fieldOf(hl, 'handle'), tx.handle);
+  writeField(v, 0, fieldOf(hl, 'tag'), tx.tag);
+  writeField(v, 0, fieldOf(hl, 'ep_count'), tx.emads.length);
+  if (tx.version !== '1.0') {
+    writeField(v, 0, fieldOf(hl, 'ep_mem_size'), tx.emadSize);
+    writeField(v, 0, fieldOf(hl, 'ep_mem_offset'), tx.emadOffset);
+  }
+  const el = tx.emadSize === 32 ? EMAD_V1_2 : EMAD_V1_0;
+  tx.emads.forEach((e, i) => {
+    const at = tx.emadOffset + i * tx.emadSize;
+    writeField(v, at, fieldOf(el, 'endpoint'), e.access.endpointId);
+    writeField(v, at, fieldOf(el, 'permissions'), e.access.permissions);
+    writeField(v, at, fieldOf(el, 'access_flags'), e.access.flags);
+    writeField(v, at, fieldOf(el, 'composite_off'), e.compositeOffset);
+    if (tx.emadSize === 32 && e.impdef !== undefined)
+      writeField(v, at, fieldOf(EMAD_V1_2, 'impdef'), e.impdef);
+  });
+  if (tx.composite !== undefined) {
+    const off = tx.emads[0]?.compositeOffset ?? 0;
+    if (off < tx.emadOffset + tx.emads.length * tx.emadSize)
+      throw new RangeError('composite overlaps the EMAD array');
+    writeField(v, off, fieldOf(COMPOSITE, 'total_pg_cnt'), tx.composite.totalPageCount);
+    writeField(v, off, fieldOf(COMPOSITE, 'addr_range_cnt'), tx.composite.constituents.length);
+    tx.composite.constituents.forEach((k, i) => {
+      writeField(v, off + 16 + 16 * i, fieldOf(CONSTITUENT, 'address'), k.address);
+      writeField(v, off + 16 + 16 * i, fieldOf(CONSTITUENT, 'pg_cnt'), k.pageCount);
+    });
+  }
+  return out;
+}
+
+/** Options of {@link memTransaction}. */
+export interface MemTransactionInit {
+  version: DescVersion;
+  sender: number;
+  attributes?: number;
+  flags?: number;
+  handle?: bigint;
+  tag?: bigint;
+  receivers: { endpointId: number; permissions: number; flags?: number; impdef?: Uint8Array }[];
+  constituents?: Constituent[];
+  /** Override the EMAD size (16 is allowed in a 1.2 layout). */
+  emadSize?: number;
+  /** Override the EMAD offset (v1.1+); the composite follows the EMADs. */
+  emadOffset?: number;
+}
+
+/**
+ * A transaction in the standard packing: EMADs right after the header, the composite right after the EMADs
+ * (1.2 with one receiver → composite at 80, 1.1 → 64, 1.0 → 48), total pages = sum.
+ */
+export function memTransaction(o: MemTransactionInit): MemTransaction {
+  const emadSize = o.emadSize ?? emadSizeOf(o.version);
+  const emadOffset = o.version === '1.0' ? 32 : (o.emadOffset ?? 48);
+  const composite = o.constituents === undefined ? undefined : emadOffset + o.receivers.length * emadSize;
+  const tx: MemTransaction = {
+    version: o.version,
+    sender: o.sender,
+    attributes: o.attributes ?? 0,
+    flags: o.flags ?? 0,
+    handle: o.handle ?? 0n,
+    tag: o.tag ?? 0n,
+    emadSize,
+    emadOffset,
+    emads: o.receivers.map((r) => ({
+      access: { endpointId: r.endpointId, permissions: r.permissions, flags: r.flags ?? 0 },
+      compositeOffset: composite ?? 0,
+      ...(emadSize === 32 ? { impdef: r.impdef ?? new Uint8Array(16) } : {}),
+    })),
+  };
+  if (o.constituents !== undefined) {
+    tx.composite = {
+      totalPageCount: o.constituents.reduce((a, c) => a + c.pageCount, 0),
+      constituents: o.constituents,
+    };
+  }
+  return tx;
+}
+
+/** The hypervisor retrieve request (abi.md §9.1): header only, EMAD count 0, every field but the handle 0. */
+export function hypRetrieveRequest(handle: bigint, version: DescVersion): Uint8Array {
+  const out = new Uint8Array(headerSize(version));
+  new DataView(out.buffer).setBigUint64(8, BigInt.asUintN(64, handle), true);
+  return out;
+}

@@ -1,0 +1,241 @@
+/**
+ * The replay format (docs/replay.md) — ffasim's external contract: one JSON object per line, blank lines and
+ * `#` comments ignored.
+ *
+ *   {"world": {…}, "profile": "ffa-1.2", "with": [], "without": []}   optional, first line only
+ *   {"smc": [x0, x1, …], "cpu": 0}                                    a host SMC (missing registers 0)
+ *   {"write": {"addr": …, "hex": "…"}}                               a host memory write
+ *   {"read": {"addr": …, "len": …}}                                  a host memory read
+ *   {"state": {"addr": …, "pages": …}}                               a page-state query
+ *
+ * Values are numbers or 0x-hex / decimal strings. The whole file is validated before anything runs; errors name
+ * the line and column. Output: one JSON line per action, in order.
+ */
+import { assertU64, RegisterFile } from '../smccc/regs.ts';
+import { parseWorldConfig, type WorldConfig } from '../world/config.ts';
+import type { World } from '../world/world.ts';
+import type { Scenario } from './scenario.ts';
+
+export type ReplayAction =
+  | { kind: 'smc'; line: number; regs: bigint[]; cpu: number }
+  | { kind: 'write'; line: number; addr: number; bytes: Uint8Array }
+  | { kind: 'read'; line: number; addr: number; len: number }
+  | { kind: 'state'; line: number; addr: number; pages: number };
+
+export interface ReplayFile {
+  world?: WorldConfig;
+  profile?: string;
+  with: string[];
+  without: string[];
+  actions: ReplayAction[];
+}
+
+/** Largest read or write one replay action may do (keeps a hostile file from exhausting memory). */
+const MAX_IO = 1 << 24;
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+
+function u64(v: unknown): bigint | undefined {
+  try {
+    if (typeof v === 'number') return assertU64(v);
+    if (typeof v === 'string' && /^(0x[0-9a-fA-F_]{1,20}|[0-9_]{1,20})$/.test(v))
+      return assertU64(BigInt(v.replace(/_/g, '')));
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+function int(v: unknown, max: number): number | undefined {
+  const b = u64(v);
+  return b === undefined || b > BigInt(max) ? undefined : Number(b);
+}
+
+/** Column (1-based) of the first occurrence of `"key"` in a line, for error messages. */
+function colOf(text: string, key: string): number {
+  const i = text.indexOf(`"${key}"`);
+  return i < 0 ? 1 : i + 1;
+}
+
+/** Parses a replay file. Never throws; the error names line and column. */
+export function parseReplay(text: string, name = 'replay'): Parsed<ReplayFile> {
+  const out: ReplayFile = { with: [], without: [], actions: [] };
+  const lines = text.split('\n');
+  let sawAction = false;
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!.replace(/\r$/, '');
+    const line = i + 1;
+    const t = raw.trim();
+    if (t === '' || t.startsWith('#')) continue;
+    const at = (col: number, msg: string): Parsed<ReplayFile> => ({
+      ok: false,
+      error: `${name}:${line}:${col}: ${msg}`,
+    });
+    let obj: unknown;
+    try {
+      obj = JSON.parse(t);
+    } catch (e) {
+      const m = /position (\d+)/.exec((e as Error).message);
+      return at(m ? Number(m[1]) + 1 + raw.indexOf(t) : 1, `not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
+      return at(1, 'each line must be a JSON object');
+    const o = obj as Record<string, unknown>;
+    const keys = Object.keys(o);
+    if ('world' in o || 'profile' in o) {
+      if (sawAction) return at(1, 'the world/profile line must come before every action');
+      for (const k of keys)
+        if (!['world', 'profile', 'with', 'without'].includes(k))
+          return at(colOf(raw, k), `unknown key '${k}' in the header line`);
+      if ('world' in o) {
+        const w = parseWorldConfig(o.world);
+        if (!w.ok)
+          return at(
+            colOf(raw, 'world'),
+            `invalid world: ${w.errors.map((x) => `${x.path}: ${x.message}`).join('; ')}`,
+          );
+        out.world = w.value;
+      }
+      if ('profile' in o) {
+        if (typeof o.profile !== 'string') return at(colOf(raw, 'profile'), 'profile must be a string');
+        out.profile = o.profile;
+      }
+      for (const k of ['with', 'without'] as const) {
+        if (!(k in o)) continue;
+        const v = o[k];
+        if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+          return at(colOf(raw, k), `${k} must be an array of change ids`);
+        out[k] = v as string[];
+      }
+      continue;
+    }
+    sawAction = true;
+    const kind = keys.find((k) => k === 'smc' || k === 'write' || k === 'read' || k === 'state');
+    if (kind === undefined) return at(1, "expected one of 'smc', 'write', 'read', 'state'");
+    for (const k of keys)
+      if (k !== kind && !(kind === 'smc' && k === 'cpu')) return at(colOf(raw, k), `unknown key '${k}'`);
+    const col = colOf(raw, kind);
+    const v = o[kind];
+    if (kind === 'smc') {
+      if (!Array.isArray(v) || v.length === 0 || v.length > 18)
+        return at(col, 'smc must be an array of 1–18 register values');
+      const regs: bigint[] = [];
+      for (let r = 0; r < v.length; r++) {
+        const x = u64(v[r]);
+        if (x === undefined)
+          return at(col, `x${r}: not a u64 (number or 0x-hex string): ${JSON.stringify(v[r])}`);
+        regs.push(x);
+      }
+      const cpu = 'cpu' in o ? int(o.cpu, 63) : 0;
+      if (cpu === undefined) return at(colOf(raw, 'cpu'), 'cpu must be an integer in 0..63');
+      out.actions.push({ kind: 'smc', line, regs, cpu });
+      continue;
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return at(col, `${kind} must be an object`);
+    const a = v as Record<string, unknown>;
+    const addr = int(a.addr, 2 ** 52 - 1);
+    if (addr === undefined) return at(col, `${kind}.addr must be an address below 2^52`);
+    if (kind === 'write') {
+      if (typeof a.hex !== 'string' || !/^([0-9a-fA-F]{2})*$/.test(a.hex.replace(/\s/g, ''))) {
+        return at(col, 'write.hex must be a string of hex byte pairs');
+      }
+      const hex = a.hex.replace(/\s/g, '');
+      if (hex.length / 2 > MAX_IO) return at(col, `write larger than ${MAX_IO} bytes`);
+      const bytes = new Uint8Array(hex.length / 2);
+      for (let b = 0; b < bytes.length; b++) bytes[b] = Number.parseInt(hex.slice(2 * b, 2 * b + 2), 16);
+      out.actions.push({ kind: 'write', line, addr, bytes });
+    } else if (kind === 'read') {
+      const len = int(a.len, MAX_IO);
+      if (len === undefined) return at(col, `read.len must be an integer in 0..${MAX_IO}`);
+      out.actions.push({ kind: 'read', line, addr, len });
+    } else {
+      const pages = 'pages' in a ? int(a.pages, 2 ** 40) : 1;
+      if (pages === undefined) return at(col, 'state.pages must be a non-negative integer');
+      out.actions.push({ kind: 'state', line, addr, pages });
+    }
+  }
+  return { ok: true, value: out };
+}
+
+/**
+ * Pages the host may touch with a plain load/store: those its stage-2 maps (OWNED, SHARED_OWNED,
+ * SHARED_BORROWED). A write anywhere else would fault at stage 2.
+ */
+function hostAccessible(world: World, addr: number, len: number): string | undefined {
+  const ps = world.config.pageSize;
+  const first = Math.floor(addr / ps);
+  const last = Math.floor((addr + Math.max(len, 1) - 1) / ps);
+  for (const r of world.stage2.query(first * ps, last - first + 1)) {
+    if (
+      r.region !== 'ram' ||
+      !(r.host === 'OWNED' || r.host === 'SHARED_OWNED' || r.host === 'SHARED_BORROWED')
+    ) {
+      return `host stage-2 fault at 0x${r.addr.toString(16)} (${r.region}, ${r.host})`;
+    }
+  }
+  return undefined;
+}
+
+/** Runs one action and returns its output line (a JSON-safe object). */
+export function runAction(world: World, a: ReplayAction): Record<string, unknown> {
+  switch (a.kind) {
+    case 'smc': {
+      const out = world.smc(RegisterFile.of(a.regs), a.cpu);
+      return { line: a.line, regs: out.toHex() };
+    }
+    case 'write': {
+      const fault = hostAccessible(world, a.addr, a.bytes.length);
+      if (fault !== undefined) return { line: a.line, error: fault };
+      world.mem.write(a.addr, a.bytes);
+      return { line: a.line, written: a.bytes.length };
+    }
+    case 'read': {
+      const fault = hostAccessible(world, a.addr, a.len);
+      if (fault !== undefined) return { line: a.line, error: fault };
+      let hex = '';
+      for (const b of world.mem.read(a.addr, a.len)) hex += b.toString(16).padStart(2, '0');
+      return { line: a.line, hex };
+    }
+    case 'state':
+      return {
+        line: a.line,
+        state: world.state(a.addr, a.pages).map((r) => ({
+          addr: `0x${r.addr.toString(16)}`,
+          pages: r.pages,
+          host: r.host,
+          hyp: r.hyp,
+          owner: r.owner,
+          region: r.region,
+        })),
+      };
+  }
+}
+
+/** A replay file as a scenario for `ffasim run FILE.jsonl` (its results become trace events). */
+export function replayScenario(text: string, name: string): Parsed<Scenario> {
+  const r = parseReplay(text, name);
+  if (!r.ok) return r;
+  const file = r.value;
+  return {
+    ok: true,
+    value: {
+      name,
+      description: `replay of ${name}`,
+      ...(file.profile === undefined ? {} : { profile: file.profile }),
+      ...(file.world === undefined
+        ? {}
+        : {
+            world: (cfg: WorldConfig) => {
+              Object.assign(cfg, JSON.parse(JSON.stringify(file.world)) as WorldConfig);
+            },
+          }),
+      run({ world }) {
+        for (const a of file.actions) {
+          const res = runAction(world, a);
+          if ('error' in res)
+            world.trace?.emit({ kind: 'note', who: 'host', text: `line ${a.line}: ${String(res.error)}` });
+        }
+      },
+    },
+  };
+}

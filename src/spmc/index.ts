@@ -1,0 +1,4 @@
+/** The secure world: SPMD (EL3) and SPMC with partitions. */
+export * from './spmc.ts';
+export * from './spmd.ts';
+export * from './types.ts';

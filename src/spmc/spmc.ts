@@ -1,0 +1,988 @@
+/**
+ * The SPMC: the FF-A secure partition manager the pKVM proxy forwards to, seen from the NS physical instance
+ * (endpoint 0). Hafnium-like by default (abi.md is the reference for every rule; section numbers below).
+ * `smc` takes the caller's register file and returns a new one; protocol failures are FFA_ERROR register files
+ * (32-bit codes zero-extended, the Hafnium convention of abi.md §3.2), never exceptions.
+ */
+import {
+  buildMemTransaction,
+  buildPartitionInfo,
+  headerSize,
+  memTransaction,
+  parseMemTransaction,
+  parseSend2Header,
+} from '../ffa/desc/index.ts';
+import type { DescVersion, MemTransaction, PartitionInfo } from '../ffa/desc/types.ts';
+import { FFA_ERROR_CODES, type FfaErrorName } from '../ffa/errors.ts';
+import { FFA, type FfaMinor, ffaFunctionById } from '../ffa/ids.ts';
+import {
+  uuidEquals,
+  uuidFormat,
+  uuidFromW4,
+  uuidFromX2,
+  uuidIsNil,
+  uuidParse,
+  uuidToX2,
+} from '../ffa/uuid.ts';
+import { FFA_VERSION_1_2, type VersionWord, versionMajor, versionMinor } from '../ffa/version.ts';
+import type { PhysMem } from '../mem/phys.ts';
+import { isSmc64 } from '../smccc/fid.ts';
+import { RegisterFile } from '../smccc/regs.ts';
+import type { Component, TraceSink } from '../trace/events.ts';
+import type { PartitionConfig, PartitionContext, SPMCOptions, SPMCQuirks, SPMCTransaction } from './types.ts';
+
+const PAGE = 4096;
+/** Schedule Receiver Interrupt ID reported to NS callers (an SGI; LX maps it as such). */
+const SRI_INTID = 8;
+
+interface Partition {
+  cfg: PartitionConfig;
+  uuids: Uint8Array[];
+  /** A request interrupted by YIELD/INTERRUPT, resumed with FFA_RUN. */
+  pending?: { req: RegisterFile; resumed: number; uuid: string | undefined } | undefined;
+  /** FFA_MSG_SEND2 inbox (one message, owned until the partition reads it). */
+  inbox?: Uint8Array | undefined;
+}
+
+interface Tx {
+  handle: bigint;
+  kind: 'share' | 'lend' | 'donate';
+  /** Bytes received so far (fragments appended). */
+  buf: Uint8Array;
+  received: number;
+  total: number;
+  fragments: number;
+  version: DescVersion;
+  parsed?: MemTransaction;
+  complete: boolean;
+  retrievedBy: number[];
+}
+
+const minorName = (v: VersionWord): FfaMinor =>
+  (['1.0', '1.1', '1.2', '1.3'][Math.min(versionMinor(v), 3)] ?? '1.0') as FfaMinor;
+
+function descVersionOf(v: VersionWord): DescVersion {
+  const m = versionMinor(v);
+  return m === 0 ? '1.0' : m === 1 ? '1.1' : '1.2';
+}
+
+export class SPMC {
+  readonly version: VersionWord;
+  readonly spmcId: number;
+  private readonly mem: PhysMem;
+  private readonly trace: TraceSink | undefined;
+  private readonly q: SPMCQuirks;
+  private readonly o: SPMCOptions;
+  private readonly parts: Partition[];
+  /** Version the NS endpoint negotiated (undefined until its first call). */
+  private ns: VersionWord | undefined;
+  private locked = false;
+  private rxtx: { tx: number; rx: number; pages: number } | undefined;
+  private rxFull = false;
+  private readonly txs = new Map<bigint, Tx>();
+  private nextHandle = 1n;
+  /** Pending hypervisor retrieve responses served through FRAG_RX. */
+  private readonly responses = new Map<bigint, Uint8Array>();
+  private readonly bitmaps = new Map<
+    number,
+    { vcpus: number; bound: Map<number, number>; pending: bigint; pendingFrom: Map<number, number> }
+  >();
+
+  constructor(o: SPMCOptions) {
+    this.o = o;
+    this.mem = o.mem;
+    this.version = o.version ?? FFA_VERSION_1_2;
+    this.spmcId = o.spmcId ?? 0x8000;
+    this.trace = o.trace;
+    this.q = o.quirks ?? {};
+    this.parts = o.partitions.map((cfg) => ({
+      cfg,
+      uuids: cfg.uuids.map((u) => uuidParse(u) ?? new Uint8Array(16)),
+    }));
+  }
+
+  // ===========================================================================================
+  // Introspection (invariant checks, traces)
+
+  /** Every transaction the secure world holds or could retrieve. */
+  transactions(): SPMCTransaction[] {
+    const out: SPMCTransaction[] = [];
+    for (const t of [...this.txs.values()].sort((a, b) => (a.handle < b.handle ? -1 : 1))) {
+      const p = t.parsed;
+      out.push({
+        handle: t.handle,
+        sender: p?.sender ?? 0,
+        kind: t.kind,
+        receivers: (p?.emads ?? []).map((e) => ({
+          id: e.access.endpointId,
+          permissions: e.access.permissions,
+        })),
+        constituents: p?.composite?.constituents.map((c) => ({ ...c })) ?? this.partialConstituents(t),
+        complete: t.complete,
+        retrievedBy: [...t.retrievedBy],
+      });
+    }
+    return out;
+  }
+
+  /** Version the NS endpoint negotiated. */
+  nsVersion(): VersionWord | undefined {
+    return this.ns;
+  }
+
+  /** Who owns the NS endpoint's RX buffer. */
+  rxOwner(): 'spmc' | 'ns' | 'unmapped' {
+    return this.rxtx === undefined ? 'unmapped' : this.rxFull ? 'ns' : 'spmc';
+  }
+
+  /** The NS endpoint's registered buffers. */
+  mailboxes(): { tx: number; rx: number; pages: number } | undefined {
+    return this.rxtx === undefined ? undefined : { ...this.rxtx };
+  }
+
+  partition(id: number): PartitionConfig | undefined {
+    return this.parts.find((p) => p.cfg.id === id)?.cfg;
+  }
+
+  /** Constituents of a transaction still being received (for the invariant checker: pages already sent). */
+  private partialConstituents(t: Tx): { address: bigint; pageCount: number }[] {
+    const c = this.constituentsStart(t);
+    if (c === undefined) return [];
+    const out: { address: bigint; pageCount: number }[] = [];
+    const v = new DataView(t.buf.buffer, t.buf.byteOffset, t.received);
+    for (let at = c; at + 16 <= t.received; at += 16)
+      out.push({ address: v.getBigUint64(at, true), pageCount: v.getUint32(at + 8, true) });
+    return out;
+  }
+
+  private constituentsStart(t: Tx): number | undefined {
+    const H = headerSize(t.version);
+    if (t.received < H) return undefined;
+    const v = new DataView(t.buf.buffer, t.buf.byteOffset, t.received);
+    const emadOff = t.version === '1.0' ? 32 : v.getUint32(32, true);
+    if (emadOff + 8 > t.received) return undefined;
+    const comp = v.getUint32(emadOff + 4, true);
+    return comp + 16 <= t.received ? comp + 16 : undefined;
+  }
+
+  // ===========================================================================================
+  // Entry
+
+  /** One SMC from the NS physical instance (endpoint 0). Never throws. */
+  smc(regs: RegisterFile): RegisterFile {
+    const fid = (regs.w(0) & ~0x10000) >>> 0; // SVE hint stripped (abi.md §1.1)
+    const hit = ffaFunctionById(fid);
+    if (hit === undefined) return this.err('NOT_SUPPORTED');
+    if (fid !== FFA.VERSION) {
+      if (this.ns === undefined) this.ns = this.version;
+      if (this.o.versionLock !== 'none') this.locked = true;
+    }
+    const ns = this.ns ?? this.version;
+    // IDs newer than the caller's version, or SMC64 forms introduced later, do not exist for it (abi.md §2).
+    const since = hit.smc64 && hit.fn.since64 !== undefined ? hit.fn.since64 : hit.fn.since;
+    if (since > minorName(ns) && fid !== FFA.VERSION) return this.err('NOT_SUPPORTED');
+    switch (fid) {
+      case FFA.VERSION:
+        return this.version_(regs);
+      case FFA.FEATURES:
+        return this.features(regs);
+      case FFA.ID_GET:
+        return this.success(0);
+      case FFA.SPM_ID_GET:
+        return this.success(this.spmcId);
+      case FFA.RXTX_MAP:
+      case FFA.RXTX_MAP64:
+        return this.rxtxMap(regs, fid === FFA.RXTX_MAP64);
+      case FFA.RXTX_UNMAP:
+        return this.rxtxUnmap(regs);
+      case FFA.RX_RELEASE:
+        return this.rxRelease(regs);
+      case FFA.RX_ACQUIRE:
+        return this.err('INVALID_PARAMETERS'); // no VMs behind this NS endpoint
+      case FFA.PARTITION_INFO_GET:
+        return this.partitionInfoGet(regs);
+      case FFA.PARTITION_INFO_GET_REGS:
+        return this.partitionInfoGetRegs(regs);
+      case FFA.MSG_SEND_DIRECT_REQ:
+      case FFA.MSG_SEND_DIRECT_REQ64:
+        return this.directReq(regs, false);
+      case FFA.MSG_SEND_DIRECT_REQ2:
+        return this.directReq(regs, true);
+      case FFA.RUN:
+        return this.run(regs);
+      case FFA.MEM_SHARE:
+      case FFA.MEM_SHARE64:
+        return this.memSend(regs, 'share', !isSmc64(fid));
+      case FFA.MEM_LEND:
+      case FFA.MEM_LEND64:
+        return this.memSend(regs, 'lend', !isSmc64(fid));
+      case FFA.MEM_DONATE:
+      case FFA.MEM_DONATE64:
+        return this.memSend(regs, 'donate', !isSmc64(fid));
+      case FFA.MEM_FRAG_TX:
+        return this.fragTx(regs);
+      case FFA.MEM_RETRIEVE_REQ:
+      case FFA.MEM_RETRIEVE_REQ64:
+        return this.retrieveReq(regs, !isSmc64(fid));
+      case FFA.MEM_FRAG_RX:
+        return this.fragRx(regs);
+      case FFA.MEM_RECLAIM:
+        return this.reclaim(regs);
+      case FFA.NOTIFICATION_BITMAP_CREATE:
+      case FFA.NOTIFICATION_BITMAP_DESTROY:
+      case FFA.NOTIFICATION_BIND:
+      case FFA.NOTIFICATION_UNBIND:
+      case FFA.NOTIFICATION_SET:
+      case FFA.NOTIFICATION_GET:
+      case FFA.NOTIFICATION_INFO_GET:
+      case FFA.NOTIFICATION_INFO_GET64:
+        return this.notification(regs, fid);
+      case FFA.MSG_SEND2:
+        return this.msgSend2(regs);
+      default:
+        // ERROR/SUCCESS/INTERRUPT as calls, MSG_WAIT, YIELD, legacy MSG_SEND/POLL, DIRECT_RESP from the NWd,
+        // MEM_RELINQUISH, MEM_OP_*, NORMAL_WORLD_RESUME, SECONDARY_EP_REGISTER, MEM_PERM_*, CONSOLE_LOG, v1.3 IDs:
+        // not valid at the NS physical instance (abi.md §2.2).
+        return this.err('NOT_SUPPORTED');
+    }
+  }
+
+  // ===========================================================================================
+  // Result helpers
+
+  private err(name: FfaErrorName): RegisterFile {
+    return new RegisterFile().setW(0, FFA.ERROR).setW(2, FFA_ERROR_CODES[name]);
+  }
+
+  private success(w2 = 0, w3 = 0): RegisterFile {
+    return new RegisterFile().setW(0, FFA.SUCCESS).setW(2, w2).setW(3, w3);
+  }
+
+  private note(text: string, who: Component = 'spmc'): void {
+    this.trace?.emit({ kind: 'note', who, text });
+  }
+
+  // ===========================================================================================
+  // FFA_VERSION (abi.md §3.3)
+
+  private version_(regs: RegisterFile): RegisterFile {
+    const req = regs.w(1);
+    const notSupported = (): RegisterFile =>
+      this.q.versionNotSupported32
+        ? new RegisterFile().setW(0, 0xffff_ffff)
+        : new RegisterFile().setX(0, -1n);
+    if ((req & 0x8000_0000) !== 0) return notSupported();
+    const policy = this.o.versionLock ?? 'hafnium';
+    if (this.locked && this.ns !== undefined) {
+      if (policy === 'tfa') return new RegisterFile().setW(0, this.ns);
+      if (req !== this.ns) return notSupported();
+      return new RegisterFile().setW(0, this.version);
+    }
+    const compatible =
+      versionMajor(req) === versionMajor(this.version) && versionMinor(req) <= versionMinor(this.version);
+    if (!compatible) {
+      if (policy === 'hafnium') return notSupported();
+      return new RegisterFile().setW(0, this.version);
+    }
+    this.ns = req;
+    return new RegisterFile().setW(0, this.version);
+  }
+
+  // ===========================================================================================
+  // FFA_FEATURES (abi.md §4)
+
+  private features(regs: RegisterFile): RegisterFile {
+    const id = regs.w(1);
+    const props = regs.w(2);
+    const ns = this.ns ?? this.version;
+    if ((id & 0x8000_0000) === 0) {
+      if ((id & 0x7fff_ff00) !== 0 || props !== 0) return this.err('NOT_SUPPORTED');
+      // NPI and MEI only for partitions at virtual instances; SRI for NS endpoints (abi.md §4.1).
+      return id === 2 && versionMinor(ns) >= 1 ? this.success(SRI_INTID) : this.err('NOT_SUPPORTED');
+    }
+    if (!this.implemented(id)) return this.err('NOT_SUPPORTED');
+    const hit = ffaFunctionById(id);
+    const since = hit?.smc64 && hit.fn.since64 !== undefined ? hit.fn.since64 : (hit?.fn.since ?? '1.3');
+    if (since > minorName(ns)) return this.err('NOT_SUPPORTED');
+    if (id === FFA.RXTX_MAP || id === FFA.RXTX_MAP64) {
+      let w2 = this.o.rxtxMinSize ?? 0;
+      if (versionMinor(ns) >= 2) w2 |= ((this.o.rxtxMaxPages ?? 0) & 0xffff) << 16;
+      w2 |= this.q.featuresRxtxExtraBits ?? 0;
+      return this.success(w2 >>> 0);
+    }
+    if (id === FFA.MEM_RETRIEVE_REQ || id === FFA.MEM_RETRIEVE_REQ64) {
+      return this.success(versionMinor(ns) >= 1 ? 0b110 : 0);
+    }
+    return this.success(0);
+  }
+
+  /** Function IDs this SPMC implements for the NS physical instance. */
+  private implemented(id: number): boolean {
+    switch (id) {
+      case FFA.ERROR:
+      case FFA.SUCCESS:
+      case FFA.SUCCESS64:
+      case FFA.INTERRUPT:
+      case FFA.VERSION:
+      case FFA.FEATURES:
+      case FFA.RX_RELEASE:
+      case FFA.RXTX_MAP:
+      case FFA.RXTX_MAP64:
+      case FFA.RXTX_UNMAP:
+      case FFA.PARTITION_INFO_GET:
+      case FFA.PARTITION_INFO_GET_REGS:
+      case FFA.ID_GET:
+      case FFA.SPM_ID_GET:
+      case FFA.RUN:
+      case FFA.MSG_SEND_DIRECT_REQ:
+      case FFA.MSG_SEND_DIRECT_REQ64:
+      case FFA.MSG_SEND_DIRECT_REQ2:
+      case FFA.MEM_SHARE:
+      case FFA.MEM_SHARE64:
+      case FFA.MEM_LEND:
+      case FFA.MEM_LEND64:
+      case FFA.MEM_DONATE:
+      case FFA.MEM_DONATE64:
+      case FFA.MEM_RETRIEVE_REQ:
+      case FFA.MEM_RETRIEVE_REQ64:
+      case FFA.MEM_RETRIEVE_RESP:
+      case FFA.MEM_RECLAIM:
+      case FFA.MEM_FRAG_RX:
+      case FFA.MEM_FRAG_TX:
+      case FFA.NOTIFICATION_BITMAP_CREATE:
+      case FFA.NOTIFICATION_BITMAP_DESTROY:
+      case FFA.NOTIFICATION_BIND:
+      case FFA.NOTIFICATION_UNBIND:
+      case FFA.NOTIFICATION_SET:
+      case FFA.NOTIFICATION_GET:
+      case FFA.NOTIFICATION_INFO_GET:
+      case FFA.NOTIFICATION_INFO_GET64:
+      case FFA.MSG_SEND2:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // ===========================================================================================
+  // RX/TX (abi.md §6)
+
+  private rxtxMap(regs: RegisterFile, smc64: boolean): RegisterFile {
+    const tx = smc64 ? regs.xNumber(1) : regs.w(1);
+    const rx = smc64 ? regs.xNumber(2) : regs.w(2);
+    const w3 = regs.w(3);
+    if (tx === undefined || rx === undefined) return this.err('INVALID_PARAMETERS');
+    // The hypervisor-forwarding form (w1 = w2 = w3 = 0, descriptor in the hyp TX) is not supported here (the TF-A
+    // EL3 SPMC rejects it too, abi.md §6.1).
+    if ((w3 & ~0x3f) !== 0) return this.err('INVALID_PARAMETERS');
+    const pages = w3 & 0x3f;
+    const min = [1, 16, 4][this.o.rxtxMinSize ?? 0]!;
+    const max = this.o.mailboxPages ?? 16;
+    if (pages === 0 || pages > max || pages < min) return this.err('INVALID_PARAMETERS');
+    const align = min * PAGE;
+    if (tx % align !== 0 || rx % align !== 0) return this.err('INVALID_PARAMETERS');
+    const size = pages * PAGE;
+    if (tx < rx + size && rx < tx + size) return this.err('INVALID_PARAMETERS');
+    if (this.rxtx !== undefined) return this.err('DENIED');
+    this.rxtx = { tx, rx, pages };
+    this.rxFull = false;
+    return this.success();
+  }
+
+  private rxtxUnmap(regs: RegisterFile): RegisterFile {
+    if (regs.w(1) !== 0) return this.err('INVALID_PARAMETERS');
+    if (this.rxtx === undefined) return this.err('INVALID_PARAMETERS');
+    this.rxtx = undefined;
+    this.rxFull = false;
+    return this.success();
+  }
+
+  private rxRelease(regs: RegisterFile): RegisterFile {
+    if ((regs.w(1) & 0xffff) !== 0) return this.err('INVALID_PARAMETERS');
+    if (this.rxtx === undefined || !this.rxFull) return this.err('DENIED');
+    this.rxFull = false;
+    return this.success();
+  }
+
+  /** Writes into the NS RX buffer and hands it to the NS side. */
+  private writeRx(bytes: Uint8Array): void {
+    if (this.rxtx === undefined) return;
+    this.mem.write(this.rxtx.rx, bytes.subarray(0, Math.min(bytes.length, this.rxtx.pages * PAGE)));
+    this.rxFull = true;
+    this.trace?.emit({
+      kind: 'buffer',
+      owner: 'spmc',
+      role: 'ns-rx',
+      addr: this.rxtx.rx,
+      version: `${versionMajor(this.ns ?? this.version)}.${versionMinor(this.ns ?? this.version)}`,
+      hex: toHex(bytes),
+    });
+  }
+
+  // ===========================================================================================
+  // Discovery (abi.md §5.2, §5.3)
+
+  /** Descriptors matching a UUID: one per (partition, UUID) for Nil from ≥1.2 callers, first UUID below 1.2. */
+  private matching(uuid: Uint8Array): PartitionInfo[] {
+    const ns = this.ns ?? this.version;
+    const out: PartitionInfo[] = [];
+    const nil = uuidIsNil(uuid);
+    for (const p of this.parts) {
+      if (nil) {
+        const list = versionMinor(ns) >= 2 ? p.uuids : p.uuids.slice(0, 1);
+        for (const u of list)
+          out.push({ id: p.cfg.id, execContexts: p.cfg.execContexts, properties: p.cfg.properties, uuid: u });
+      } else if (p.uuids.some((u) => uuidEquals(u, uuid))) {
+        out.push({
+          id: p.cfg.id,
+          execContexts: p.cfg.execContexts,
+          properties: p.cfg.properties,
+          uuid: new Uint8Array(16),
+        });
+      }
+    }
+    return out;
+  }
+
+  private partitionInfoGet(regs: RegisterFile): RegisterFile {
+    const ns = this.ns ?? this.version;
+    const uuid = uuidFromW4(regs.w(1), regs.w(2), regs.w(3), regs.w(4));
+    const flags = versionMinor(ns) >= 1 ? regs.w(5) : 0;
+    if ((flags & ~1) !== 0) return this.err('INVALID_PARAMETERS');
+    const list = this.matching(uuid);
+    if (list.length === 0) return this.err('INVALID_PARAMETERS');
+    const count = this.q.partitionInfoCount ?? list.length;
+    if ((flags & 1) !== 0) return this.success(count);
+    if (this.rxtx === undefined) return this.err('DENIED');
+    if (this.rxFull) return this.err('BUSY');
+    const v = descVersionOf(ns);
+    const bytes = buildPartitionInfo(list, v);
+    if (bytes.length > this.rxtx.pages * PAGE) return this.err('NO_MEMORY');
+    this.writeRx(bytes);
+    const size = this.q.partitionInfoSize ?? (v === '1.0' ? 0 : 24);
+    return this.success(count, size);
+  }
+
+  private partitionInfoGetRegs(regs: RegisterFile): RegisterFile {
+    const uuid = uuidFromX2(regs.x(1), regs.x(2));
+    const start = regs.w(3) & 0xffff;
+    const tag = (regs.w(3) >>> 16) & 0xffff;
+    if (tag !== 0) return this.err('RETRY');
+    const list = this.matching(uuid);
+    if (list.length === 0 || start >= list.length) return this.err('INVALID_PARAMETERS');
+    const last = list.length - 1;
+    const end = Math.min(last, start + 4);
+    const out = new RegisterFile().setW(0, FFA.SUCCESS64);
+    out.setPair(2, (last & 0xffff) | ((end & 0xffff) << 16), (24 << 16) >>> 0);
+    for (let i = start; i <= end; i++) {
+      const p = list[i]!;
+      const r = 3 + 3 * (i - start);
+      out.setPair(r, (p.id & 0xffff) | ((p.execContexts & 0xffff) << 16), p.properties >>> 0);
+      const [lo, hi] = uuidToX2(p.uuid ?? new Uint8Array(16));
+      out.setX(r + 1, lo);
+      out.setX(r + 2, hi);
+    }
+    return out;
+  }
+
+  // ===========================================================================================
+  // Direct messaging (abi.md §7.1, §7.2)
+
+  private directReq(regs: RegisterFile, req2: boolean): RegisterFile {
+    const sender = regs.w(1) >>> 16;
+    const receiver = regs.w(1) & 0xffff;
+    if (sender !== 0) return this.err('INVALID_PARAMETERS');
+    const p = this.parts.find((x) => x.cfg.id === receiver);
+    if (p === undefined) return this.err('INVALID_PARAMETERS');
+    let uuid: string | undefined;
+    if (req2) {
+      if ((p.cfg.properties & (1 << 9)) === 0) return this.err('DENIED');
+      const u = uuidFromX2(regs.x(2), regs.x(3));
+      if (!uuidIsNil(u) && !p.uuids.some((x) => uuidEquals(x, u))) return this.err('INVALID_PARAMETERS');
+      uuid = uuidFormat(u);
+    } else {
+      if ((p.cfg.properties & 1) === 0) return this.err('DENIED');
+      if (regs.w(2) !== 0) return this.err('INVALID_PARAMETERS'); // partition messages: w2 MBZ (v1.2 Table 16.6)
+    }
+    if (p.pending !== undefined) return this.err('BUSY');
+    // What the partition sees: SMC32 requests carry only the low halves (HF api_ffa_value_copy32).
+    const seen = regs.clone();
+    if (!isSmc64(regs.w(0))) for (let i = 0; i < 18; i++) seen.setW(i, regs.w(i));
+    return this.deliver(p, seen, 0, uuid);
+  }
+
+  private deliver(p: Partition, req: RegisterFile, resumed: number, uuid: string | undefined): RegisterFile {
+    const sp: Component = `sp:0x${p.cfg.id.toString(16)}`;
+    this.trace?.emit({ kind: 'hop', from: 'spmc', to: sp, dir: 'call', regs: req.toHex() });
+    const handler = p.cfg.handler ?? echo;
+    const ans = handler(req.clone(), this.context(p, uuid, resumed));
+    this.trace?.emit({ kind: 'hop', from: sp, to: 'spmc', dir: 'ret', regs: ans.toHex() });
+    const fid = ans.w(0);
+    if (fid === FFA.YIELD || fid === FFA.INTERRUPT) {
+      p.pending = { req, resumed, uuid };
+      // The caller resumes with FFA_RUN(target info = partition << 16 | vCPU).
+      const out = new RegisterFile().setW(0, fid).setW(1, (p.cfg.id << 16) >>> 0);
+      if (fid === FFA.INTERRUPT) out.setW(2, ans.w(2));
+      return out;
+    }
+    p.pending = undefined;
+    const want =
+      req.w(0) === FFA.MSG_SEND_DIRECT_REQ2
+        ? FFA.MSG_SEND_DIRECT_RESP2
+        : isSmc64(req.w(0))
+          ? FFA.MSG_SEND_DIRECT_RESP64
+          : FFA.MSG_SEND_DIRECT_RESP;
+    if (fid === want || fid === FFA.ERROR) return ans;
+    this.note(`partition 0x${p.cfg.id.toString(16)} answered ${ans.toHex()[0]} to a direct request: ABORTED`);
+    return this.err('ABORTED');
+  }
+
+  private run(regs: RegisterFile): RegisterFile {
+    const id = regs.w(1) >>> 16;
+    const p = this.parts.find((x) => x.cfg.id === id);
+    if (p === undefined) return this.err('INVALID_PARAMETERS');
+    if (p.pending === undefined) return this.err('DENIED');
+    const pend = p.pending;
+    return this.deliver(p, pend.req, pend.resumed + 1, pend.uuid);
+  }
+
+  private context(p: Partition, uuid: string | undefined, resumed: number): PartitionContext {
+    const id = p.cfg.id;
+    const mem = this.mem;
+    const held = (): { address: bigint; pageCount: number; rw: boolean }[] => {
+      const out: { address: bigint; pageCount: number; rw: boolean }[] = [];
+      for (const t of this.txs.values()) {
+        if (!t.retrievedBy.includes(id) || t.parsed?.composite === undefined) continue;
+        const rw =
+          (t.parsed.emads.find((e) => e.access.endpointId === id)?.access.permissions ?? 0) % 4 === 2;
+        for (const c of t.parsed.composite.constituents) out.push({ ...c, rw });
+      }
+      return out;
+    };
+    const inside = (addr: number, len: number, needRw: boolean): boolean =>
+      held().some(
+        (c) =>
+          BigInt(addr) >= c.address &&
+          BigInt(addr + len) <= c.address + BigInt(c.pageCount) * 4096n &&
+          (!needRw || c.rw),
+      );
+    return {
+      id,
+      uuid,
+      resumed,
+      retrieve: (handle) => {
+        const t = this.txs.get(handle);
+        if (t === undefined || !t.complete || t.parsed === undefined)
+          return { ok: false, error: 'INVALID_PARAMETERS' };
+        if (!t.parsed.emads.some((e) => e.access.endpointId === id))
+          return { ok: false, error: 'INVALID_PARAMETERS' };
+        const cs = t.parsed.composite?.constituents ?? [];
+        for (const c of cs) {
+          const why = this.o.checkMap?.(c.address, c.pageCount);
+          if (why !== undefined) {
+            this.trace?.emit({
+              kind: 'check',
+              id: 'I1',
+              verdict: 'fail',
+              detail: `partition 0x${id.toString(16)} maps 0x${c.address.toString(16)} ×${c.pageCount}: ${why}`,
+            });
+          }
+        }
+        t.retrievedBy.push(id);
+        this.note(
+          `partition 0x${id.toString(16)} retrieved handle 0x${handle.toString(16)}`,
+          `sp:0x${id.toString(16)}`,
+        );
+        return { ok: true, constituents: cs.map((c) => ({ ...c })) };
+      },
+      relinquish: (handle) => {
+        const t = this.txs.get(handle);
+        const at = t?.retrievedBy.indexOf(id) ?? -1;
+        if (t === undefined || at < 0) return { ok: false, error: 'INVALID_PARAMETERS' };
+        t.retrievedBy.splice(at, 1);
+        return { ok: true };
+      },
+      read: (addr, len) => (inside(addr, len, false) ? mem.read(addr, len) : undefined),
+      write: (addr, bytes) => {
+        if (!inside(addr, bytes.length, true)) return false;
+        mem.write(addr, bytes);
+        return true;
+      },
+      log: (text) => this.note(text, `sp:0x${id.toString(16)}`),
+    };
+  }
+
+  // ===========================================================================================
+  // Memory management (abi.md §9)
+
+  private memSend(regs: RegisterFile, kind: Tx['kind'], smc32: boolean): RegisterFile {
+    const total = regs.w(1);
+    const frag = regs.w(2);
+    const addr = smc32 ? BigInt(regs.w(3)) : regs.x(3);
+    if (addr !== 0n || regs.w(4) !== 0) return this.err('INVALID_PARAMETERS'); // no dynamic buffers (§9.5 #1)
+    if (this.rxtx === undefined) return this.err('DENIED');
+    const txSize = this.rxtx.pages * PAGE;
+    if (frag === 0 || frag > total || frag > txSize) return this.err('INVALID_PARAMETERS'); // §9.5 #2
+    if (total > 1 << 24) return this.err('NO_MEMORY');
+    const version = descVersionOf(this.ns ?? this.version);
+    const buf = new Uint8Array(total);
+    buf.set(this.mem.read(this.rxtx.tx, frag));
+    const t: Tx = {
+      handle: 0n,
+      kind,
+      buf,
+      received: frag,
+      total,
+      fragments: 1,
+      version,
+      complete: false,
+      retrievedBy: [],
+    };
+    if (frag < total) {
+      // The first fragment must hold the header, the EMADs and the composite header (§9.5 #3, #6).
+      if (this.constituentsStart(t) === undefined || (frag - (this.constituentsStart(t) ?? 0)) % 16 !== 0) {
+        return this.err('INVALID_PARAMETERS');
+      }
+      t.handle = this.allocHandle();
+      this.txs.set(t.handle, t);
+      const off = frag + (this.q.fragRxOffsetSkew ?? 0);
+      return new RegisterFile()
+        .setW(0, FFA.MEM_FRAG_RX)
+        .setPair(1, Number(t.handle & 0xffff_ffffn), 0)
+        .setW(2, Number(t.handle >> 32n))
+        .setW(3, off >>> 0);
+    }
+    const e = this.validate(t);
+    if (e !== undefined) return this.err(e);
+    t.handle = this.allocHandle();
+    t.complete = true;
+    this.txs.set(t.handle, t);
+    return this.sendSuccess(t.handle);
+  }
+
+  private allocHandle(): bigint {
+    const h = this.nextHandle;
+    this.nextHandle += 1n;
+    return h; // allocator bit 63 = 0: the SPMC allocated it (abi.md §9.1)
+  }
+
+  private sendSuccess(handle: bigint): RegisterFile {
+    const out = new RegisterFile().setW(0, this.q.shareSuccess64 ? FFA.SUCCESS64 : FFA.SUCCESS);
+    out.setW(2, Number(handle & 0xffff_ffffn)).setW(3, Number(handle >> 32n));
+    return out;
+  }
+
+  /** Semantic checks of a complete send (§9.3, §9.5); returns an error name or undefined. */
+  private validate(t: Tx): FfaErrorName | undefined {
+    const r = parseMemTransaction(t.buf.subarray(0, t.total), t.version, { kind: 'send' });
+    if (!r.ok) {
+      this.note(`rejected ${t.kind} descriptor: ${r.error.code} ${r.error.message}`);
+      return 'INVALID_PARAMETERS';
+    }
+    const d = r.value;
+    if (d.sender !== 0) return 'DENIED'; // the sender must be the caller (§9.5 #13)
+    if (t.kind === 'donate' && d.emads.length !== 1) return 'INVALID_PARAMETERS';
+    const seen = new Set<number>();
+    for (const e of d.emads) {
+      const id = e.access.endpointId;
+      if (id === d.sender || seen.has(id) || this.parts.every((p) => p.cfg.id !== id))
+        return 'INVALID_PARAMETERS'; // #14
+      seen.add(id);
+      const data = e.access.permissions & 3;
+      const instr = (e.access.permissions >> 2) & 3;
+      if ((e.access.permissions & 0xf0) !== 0 || e.access.flags !== 0) return 'INVALID_PARAMETERS';
+      if (t.kind !== 'donate' && (data === 0 || data === 3)) return 'INVALID_PARAMETERS';
+      if (instr !== 0) return 'INVALID_PARAMETERS';
+    }
+    if (t.version !== '1.0' && (d.attributes & 0x40) !== 0) return 'INVALID_PARAMETERS'; // NS bit MBZ on send
+    if ((d.flags & ~0x1) !== 0) return 'INVALID_PARAMETERS'; // HF accepts only bit 0 (§9.4)
+    if (t.kind === 'share' && (d.flags & 1) !== 0) return 'INVALID_PARAMETERS';
+    const type = (d.attributes >> 4) & 3;
+    if (t.kind === 'share' || d.emads.length > 1) {
+      if (d.attributes !== 0x2f && !(type === 1 && ((d.attributes >> 2) & 3) === 0)) return 'DENIED';
+    } else if (type !== 0) {
+      return 'INVALID_PARAMETERS'; // LEND to one borrower / DONATE: attributes not specified
+    }
+    // The region must be owned exclusively by the sender: not part of another live transaction (#16).
+    for (const o of this.txs.values()) {
+      if (o === t) continue;
+      const cs = o.parsed?.composite?.constituents ?? this.partialConstituents(o);
+      for (const a of d.composite?.constituents ?? []) {
+        for (const b of cs) {
+          if (
+            a.address < b.address + BigInt(b.pageCount) * 4096n &&
+            b.address < a.address + BigInt(a.pageCount) * 4096n
+          )
+            return 'DENIED';
+        }
+      }
+    }
+    t.parsed = d;
+    return undefined;
+  }
+
+  private fragTx(regs: RegisterFile): RegisterFile {
+    const handle = (BigInt(regs.w(2)) << 32n) | BigInt(regs.w(1));
+    const len = regs.w(3);
+    const t = this.txs.get(handle);
+    if (t === undefined || t.complete || this.rxtx === undefined) return this.err('INVALID_PARAMETERS'); // §9.5 #25
+    if ((regs.w(4) & 0xffff) !== 0) return this.err('INVALID_PARAMETERS');
+    if (len === 0 || len % 16 !== 0 || len > this.rxtx.pages * PAGE || t.received + len > t.total) {
+      this.txs.delete(handle);
+      return this.err('INVALID_PARAMETERS');
+    }
+    if (++t.fragments > (this.o.maxFragments ?? 64)) {
+      this.txs.delete(handle);
+      return this.err('NO_MEMORY');
+    }
+    t.buf.set(this.mem.read(this.rxtx.tx, len), t.received);
+    t.received += len;
+    if (t.received < t.total) {
+      return new RegisterFile()
+        .setW(0, FFA.MEM_FRAG_RX)
+        .setW(1, regs.w(1))
+        .setW(2, regs.w(2))
+        .setW(3, t.received);
+    }
+    const e = this.validate(t);
+    if (e !== undefined) {
+      this.txs.delete(handle);
+      return this.err(e);
+    }
+    t.complete = true;
+    return this.sendSuccess(handle);
+  }
+
+  private retrieveReq(regs: RegisterFile, smc32: boolean): RegisterFile {
+    const total = regs.w(1);
+    const frag = regs.w(2);
+    const addr = smc32 ? BigInt(regs.w(3)) : regs.x(3);
+    if (addr !== 0n || regs.w(4) !== 0 || total !== frag || total === 0)
+      return this.err('INVALID_PARAMETERS');
+    if (this.rxtx === undefined) return this.err('DENIED');
+    if (total > this.rxtx.pages * PAGE) return this.err('INVALID_PARAMETERS');
+    const version = descVersionOf(this.ns ?? this.version);
+    const req = this.mem.read(this.rxtx.tx, total);
+    if (total < headerSize(version)) return this.err('INVALID_PARAMETERS');
+    const dv = new DataView(req.buffer);
+    const count = dv.getUint32(28, true);
+    const handle = dv.getBigUint64(8, true);
+    // Only the hypervisor retrieve request (EMAD count 0, all but the handle 0) is valid from the NS endpoint:
+    // no NS endpoint is a borrower here (§9.1; §9.5 #19).
+    if (count !== 0) return this.err('INVALID_PARAMETERS');
+    for (let i = 0; i < headerSize(version); i++)
+      if ((i < 8 || i >= 16) && req[i] !== 0) return this.err('INVALID_PARAMETERS');
+    const t = this.txs.get(handle);
+    if (t === undefined || !t.complete || t.parsed === undefined) return this.err('INVALID_PARAMETERS');
+    if (this.rxFull) return this.err('BUSY');
+    const d = t.parsed;
+    const typeBits = t.kind === 'share' ? 1 : t.kind === 'lend' ? 2 : 3;
+    const resp = memTransaction({
+      version,
+      sender: d.sender,
+      attributes: version === '1.0' ? d.attributes : d.attributes | 0x40, // NS bit set by the relayer (§9.3)
+      flags: typeBits << 3,
+      handle,
+      tag: d.tag,
+      receivers: d.emads.map((e) => ({ endpointId: e.access.endpointId, permissions: e.access.permissions })),
+      constituents: d.composite?.constituents ?? [],
+    });
+    let bytes = buildMemTransaction(resp);
+    let totalLen = bytes.length;
+    let fragLen: number | undefined;
+    if (this.q.retrieveResponse !== undefined) {
+      const m = this.q.retrieveResponse(bytes, { handle, version });
+      bytes = m.bytes;
+      totalLen = m.totalLength ?? bytes.length;
+      fragLen = m.fragmentLength;
+    }
+    const rxSize = this.rxtx.pages * PAGE;
+    const first = fragLen ?? Math.min(totalLen, rxSize);
+    this.writeRx(bytes.subarray(0, Math.min(first, bytes.length)));
+    if (first < totalLen) this.responses.set(handle, bytes);
+    return new RegisterFile().setW(0, FFA.MEM_RETRIEVE_RESP).setW(1, totalLen).setW(2, first);
+  }
+
+  private fragRx(regs: RegisterFile): RegisterFile {
+    const handle = (BigInt(regs.w(2)) << 32n) | BigInt(regs.w(1));
+    const offset = regs.w(3);
+    const bytes = this.responses.get(handle);
+    if (bytes === undefined || this.rxtx === undefined || (regs.w(4) & 0xffff) !== 0)
+      return this.err('INVALID_PARAMETERS');
+    if (this.rxFull) return this.err('BUSY');
+    const rxSize = this.rxtx.pages * PAGE;
+    if (offset >= bytes.length) {
+      this.responses.delete(handle);
+      return this.err('INVALID_PARAMETERS');
+    }
+    const natural = Math.min(rxSize, bytes.length - offset);
+    const len = this.q.fragRxLength?.(offset, natural) ?? natural;
+    this.writeRx(bytes.subarray(offset, offset + Math.min(natural, len)));
+    if (offset + natural >= bytes.length) this.responses.delete(handle);
+    return new RegisterFile()
+      .setW(0, FFA.MEM_FRAG_TX)
+      .setW(1, regs.w(1))
+      .setW(2, regs.w(2))
+      .setW(3, len >>> 0);
+  }
+
+  private reclaim(regs: RegisterFile): RegisterFile {
+    const handle = (BigInt(regs.w(2)) << 32n) | BigInt(regs.w(1));
+    const flags = regs.w(3);
+    if ((flags & ~3) !== 0) return this.err('INVALID_PARAMETERS');
+    const t = this.txs.get(handle);
+    // §9.5 #23: valid handle, sending complete (HF refuses a partly sent one), no borrower still holding it.
+    if (t === undefined || !t.complete) return this.err('INVALID_PARAMETERS');
+    if (t.retrievedBy.length > 0) return this.err('DENIED');
+    if ((flags & 1) !== 0) {
+      for (const c of t.parsed?.composite?.constituents ?? [])
+        this.mem.fill(Number(c.address), c.pageCount * PAGE, 0);
+    }
+    this.txs.delete(handle);
+    this.responses.delete(handle);
+    return this.success();
+  }
+
+  // ===========================================================================================
+  // Notifications (abi.md §8.2) and indirect messages (§8.1)
+
+  private bitmapOf(id: number) {
+    let b = this.bitmaps.get(id);
+    if (b === undefined && id >= 0x8000) {
+      b = { vcpus: 1, bound: new Map(), pending: 0n, pendingFrom: new Map() };
+      this.bitmaps.set(id, b);
+    }
+    return b;
+  }
+
+  private notification(regs: RegisterFile, fid: number): RegisterFile {
+    const w1 = regs.w(1);
+    const bitmap = (BigInt(regs.w(4)) << 32n) | BigInt(regs.w(3));
+    switch (fid) {
+      case FFA.NOTIFICATION_BITMAP_CREATE: {
+        const id = w1 & 0xffff;
+        if (w1 >>> 16 !== 0 || id >= 0x8000) return this.err('INVALID_PARAMETERS');
+        if (this.bitmaps.has(id)) return this.err('DENIED');
+        this.bitmaps.set(id, { vcpus: regs.w(2), bound: new Map(), pending: 0n, pendingFrom: new Map() });
+        return this.success();
+      }
+      case FFA.NOTIFICATION_BITMAP_DESTROY: {
+        const id = w1 & 0xffff;
+        const b = this.bitmaps.get(id);
+        if (b === undefined || id >= 0x8000) return this.err('DENIED');
+        if (b.pending !== 0n) return this.err('DENIED');
+        this.bitmaps.delete(id);
+        return this.success();
+      }
+      case FFA.NOTIFICATION_BIND:
+      case FFA.NOTIFICATION_UNBIND: {
+        const sender = w1 >>> 16;
+        const receiver = w1 & 0xffff;
+        if (receiver !== 0) return this.err('INVALID_PARAMETERS'); // the receiver is the caller
+        const b = this.bitmaps.get(0);
+        if (b === undefined) return this.err('DENIED');
+        if (this.parts.every((p) => p.cfg.id !== sender) || bitmap === 0n)
+          return this.err('INVALID_PARAMETERS');
+        if (fid === FFA.NOTIFICATION_BIND && regs.w(2) !== 0) return this.err('INVALID_PARAMETERS');
+        for (let i = 0; i < 64; i++) {
+          if (((bitmap >> BigInt(i)) & 1n) === 0n) continue;
+          const cur = b.bound.get(i);
+          if (fid === FFA.NOTIFICATION_BIND ? cur !== undefined && cur !== sender : cur !== sender)
+            return this.err('DENIED');
+          if (((b.pending >> BigInt(i)) & 1n) !== 0n) return this.err('DENIED');
+        }
+        for (let i = 0; i < 64; i++) {
+          if (((bitmap >> BigInt(i)) & 1n) === 0n) continue;
+          if (fid === FFA.NOTIFICATION_BIND) b.bound.set(i, sender);
+          else b.bound.delete(i);
+        }
+        return this.success();
+      }
+      case FFA.NOTIFICATION_SET: {
+        const sender = w1 >>> 16;
+        const receiver = w1 & 0xffff;
+        if (sender !== 0 || bitmap === 0n) return this.err('INVALID_PARAMETERS');
+        const p = this.parts.find((x) => x.cfg.id === receiver);
+        if (p === undefined) return this.err('INVALID_PARAMETERS');
+        if ((p.cfg.properties & 8) === 0) return this.err('DENIED');
+        const b = this.bitmapOf(receiver)!;
+        for (let i = 0; i < 64; i++)
+          if (((bitmap >> BigInt(i)) & 1n) !== 0n && b.bound.get(i) !== 0) return this.err('DENIED');
+        b.pending |= bitmap;
+        return this.success();
+      }
+      case FFA.NOTIFICATION_GET: {
+        if ((w1 & 0xffff) !== 0) return this.err('INVALID_PARAMETERS');
+        const b = this.bitmaps.get(0);
+        if (b === undefined) return this.err('DENIED');
+        const fromSp = (regs.w(2) & 1) !== 0 ? b.pending : 0n;
+        if ((regs.w(2) & 1) !== 0) b.pending = 0n;
+        return this.success(Number(fromSp & 0xffff_ffffn), Number(fromSp >> 32n));
+      }
+      default: {
+        // INFO_GET: this model's partitions never signal the NS side on their own, so nothing is pending.
+        const b = this.bitmaps.get(0);
+        if (b === undefined || b.pending === 0n) return this.err('NO_DATA');
+        const out = new RegisterFile().setW(
+          0,
+          fid === FFA.NOTIFICATION_INFO_GET64 ? FFA.SUCCESS64 : FFA.SUCCESS,
+        );
+        out.setW(2, 1 << 7); // one list, no vCPU IDs: a global notification for endpoint 0
+        return out;
+      }
+    }
+  }
+
+  private msgSend2(regs: RegisterFile): RegisterFile {
+    const ns = this.ns ?? this.version;
+    if (regs.w(1) !== 0 || regs.w(2) !== 0) return this.err('INVALID_PARAMETERS');
+    if (this.rxtx === undefined) return this.err('DENIED');
+    const buf = this.mem.read(this.rxtx.tx, Math.min(PAGE, this.rxtx.pages * PAGE));
+    const h = parseSend2Header(buf, versionMinor(ns) >= 2 ? '1.2' : '1.1');
+    if (!h.ok) return this.err('INVALID_PARAMETERS');
+    if (h.value.sender !== 0 || h.value.receiver === 0) return this.err('INVALID_PARAMETERS');
+    const p = this.parts.find((x) => x.cfg.id === h.value.receiver);
+    if (p === undefined) return this.err('INVALID_PARAMETERS');
+    if ((p.cfg.properties & 4) === 0) return this.err('DENIED');
+    if (p.inbox !== undefined) return this.err('BUSY');
+    p.inbox = buf.slice(0, h.value.payloadOffset + h.value.payloadSize);
+    this.note(`FFA_MSG_SEND2: ${h.value.payloadSize} bytes queued for partition 0x${p.cfg.id.toString(16)}`);
+    return this.success();
+  }
+
+  /** Takes a partition's pending indirect message (the partition's read + RX_RELEASE). */
+  takeMessage(id: number): Uint8Array | undefined {
+    const p = this.parts.find((x) => x.cfg.id === id);
+    const m = p?.inbox;
+    if (p) p.inbox = undefined;
+    return m;
+  }
+}
+
+/** The default partition: answer every direct request with its own payload. */
+export function echo(req: RegisterFile): RegisterFile {
+  const out = req.clone();
+  const fid = req.w(0);
+  out.setW(
+    0,
+    fid === FFA.MSG_SEND_DIRECT_REQ2
+      ? FFA.MSG_SEND_DIRECT_RESP2
+      : isSmc64(fid)
+        ? FFA.MSG_SEND_DIRECT_RESP64
+        : FFA.MSG_SEND_DIRECT_RESP,
+  );
+  // Swap sender and receiver.
+  const w1 = req.w(1);
+  out.setW(1, ((w1 & 0xffff) << 16) | (w1 >>> 16));
+  if (fid === FFA.MSG_SEND_DIRECT_REQ2) {
+    out.setX(2, 0n);
+    out.setX(3, 0n);
+  }
+  return out;
+}
+
+function toHex(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}

@@ -1,0 +1,127 @@
+/**
+ * The text trace: one line per hop, aligned, with the decoded call or result, the proxy's decisions, page-state
+ * changes and checks indented under the hop they belong to. Colour only when asked (the CLI asks on a TTY).
+ */
+import { decodeCall, decodeResult } from '../ffa/calls.ts';
+import { formatCall, formatResult } from '../ffa/format.ts';
+import { ffaName } from '../ffa/ids.ts';
+import { RegisterFile } from '../smccc/regs.ts';
+import type { TraceEvent } from './events.ts';
+
+export interface TextOptions {
+  color?: boolean;
+  /** Print each decision's change id and source (`--explain`). */
+  explain?: boolean;
+  /** Print all 18 registers of every hop. */
+  regs?: boolean;
+}
+
+const C = {
+  dim: '\x1b[2m',
+  bold: '\x1b[1m',
+  red: '\x1b[31m',
+  green: '\x1b[32m',
+  yellow: '\x1b[33m',
+  blue: '\x1b[34m',
+  magenta: '\x1b[35m',
+  cyan: '\x1b[36m',
+  reset: '\x1b[0m',
+};
+
+/** Register file from the trace's hex strings. */
+export function regsFromHex(hex: readonly string[]): RegisterFile {
+  return RegisterFile.of(hex.map((h) => BigInt(h)));
+}
+
+/** One-line decoded call for a hop's registers (never throws). */
+export function describeCall(regs: RegisterFile): string {
+  const d = decodeCall(regs);
+  return d.ok
+    ? formatCall(d.value)
+    : `${ffaName(regs.w(0))} ${regs.toHex().slice(1, 4).join(' ')} (${d.error.code})`;
+}
+
+/** One-line decoded result of `regs` answering `call` (never throws). */
+export function describeResult(regs: RegisterFile, call: RegisterFile | undefined): string {
+  const forCall = call === undefined ? undefined : decodeCall(call);
+  const d = decodeResult(regs, forCall?.ok ? forCall.value : call?.w(0));
+  return d.ok ? formatResult(d.value) : `${ffaName(regs.w(0))} (${d.error.code})`;
+}
+
+/** Formats a whole trace as text lines. */
+export function toText(events: readonly TraceEvent[], o: TextOptions = {}): string {
+  const c = (code: keyof typeof C, s: string): string => (o.color ? `${C[code]}${s}${C.reset}` : s);
+  const lines: string[] = [];
+  const open = new Map<string, RegisterFile[]>();
+  let lastCall = -1;
+  const pad = '                              ';
+  for (const e of events) {
+    switch (e.kind) {
+      case 'step':
+        lines.push(c('bold', `── ${e.text}`));
+        break;
+      case 'hop': {
+        const regs = regsFromHex(e.regs);
+        const head = e.call !== lastCall && e.from === 'host' ? `#${e.call}`.padEnd(5) : '     ';
+        if (e.from === 'host') lastCall = e.call;
+        const arrow =
+          e.dir === 'call'
+            ? `${e.from.padStart(9)} → ${e.to.padEnd(9)}`
+            : `${e.to.padStart(9)} ← ${e.from.padEnd(9)}`;
+        let text: string;
+        if (e.dir === 'call') {
+          const key = `${e.from}>${e.to}`;
+          const stack = open.get(key) ?? [];
+          stack.push(regs);
+          open.set(key, stack);
+          text = describeCall(regs);
+        } else {
+          const key = `${e.to}>${e.from}`;
+          const call = open.get(key)?.pop();
+          text = describeResult(regs, call);
+          if (/ERROR|NOT_SUPPORTED/.test(text)) text = c('red', text);
+          else text = c('green', text);
+        }
+        lines.push(
+          `${c('dim', `${String(e.seq).padStart(5)} ${head}cpu${e.cpu}`)} ${c('cyan', arrow)} ${text}`,
+        );
+        if (o.regs) lines.push(`${pad}${c('dim', e.regs.map((r, i) => `x${i}=${r}`).join(' '))}`);
+        break;
+      }
+      case 'decision':
+        lines.push(
+          `${pad}${c('yellow', `▸ ${e.action} ${e.rule}`)} ${e.text}${o.explain ? c('dim', ` [${e.change}] ${e.source}`) : ''}`,
+        );
+        break;
+      case 'pages':
+        lines.push(
+          `${pad}${c('magenta', `◆ ${e.table} 0x${e.addr.toString(16)} ×${e.pages} ${e.from} → ${e.to}`)}`,
+        );
+        break;
+      case 'check':
+        lines.push(
+          `${pad}${e.verdict === 'pass' ? c('green', '✓') : c('red', '✗')} ${e.id === 'expect' ? '' : `${e.id} `}${e.detail}`,
+        );
+        break;
+      case 'warn':
+        lines.push(`${pad}${c('red', `! WARN_ON ${e.where}`)}: ${e.text}`);
+        break;
+      case 'leak':
+        lines.push(`${pad}${c('red', '! leak')} ${e.text}`);
+        break;
+      case 'oob':
+        lines.push(`${pad}${c('red', '! out-of-bounds')} ${e.text}`);
+        break;
+      case 'note':
+        lines.push(`${pad}${c('dim', `· ${e.who}: ${e.text}`)}`);
+        break;
+      case 'buffer':
+        if (o.regs)
+          lines.push(
+            `${pad}${c('dim', `□ ${e.role} @0x${e.addr.toString(16)} ${e.hex.length / 2} bytes (v${e.version})`)}`,
+          );
+        break;
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,207 @@
+/**
+ * Wiring: host CPU → pKVM proxy (EL2) → SPMD (EL3) → SPMC → partitions. Each boundary is a register file in and
+ * a register file out, as on hardware; `hyp`, `spmc` and `host` never import each other and meet only here.
+ * Every hop is a `hop` event on one trace bus (docs/architecture.md).
+ *
+ * Serialisation (proxy-behaviour.md §10): the model runs one SMC at a time. A host call issued "on CPU n" carries
+ * that CPU number in its trace events. On hardware the handled calls (RXTX, MEM_*, PARTITION_INFO_GET) are
+ * serialised by `host_buffers.lock` and FFA_VERSION by `version_lock`, while forwarded calls take no proxy lock
+ * and may overlap; since the model's SPMC is also synchronous, an interleaving of whole calls is the only
+ * concurrency the model expresses, and that is exactly what the locks allow for the handled calls.
+ */
+
+import { parseVersion } from '../ffa/version.ts';
+import { HostDriver, type HostQuirks } from '../host/index.ts';
+import { createProfile, type Profile } from '../hyp/profiles.ts';
+import { FfaProxy, type HypPages, type InitOutcome } from '../hyp/proxy.ts';
+import { PhysMem } from '../mem/phys.ts';
+import { type MemRegion, Stage2, type StateRange } from '../mem/stage2.ts';
+import { RegisterFile } from '../smccc/regs.ts';
+import { type DirectHandler, type PartitionConfig, SPMC, type SPMCQuirks, SPMD } from '../spmc/index.ts';
+import { TraceBus } from '../trace/events.ts';
+import { defaultWorldConfig, type WorldConfig } from './config.ts';
+
+export interface WorldOptions {
+  /** The machine; defaults to {@link defaultWorldConfig}. */
+  config?: WorldConfig;
+  /** The proxy profile; defaults to `ffa-1.2`. */
+  profile?: Profile;
+  /** Record a trace (default true). Pass a bus to share one. */
+  trace?: boolean | TraceBus;
+  /** Direct-message handlers per partition ID (default: echo). */
+  handlers?: Record<number, DirectHandler>;
+  /** SPMC quirks beyond the JSON-expressible ones (functions). */
+  spmcQuirks?: SPMCQuirks;
+  /** Host driver deviations (driver bugs D3, D10, D11, D13, D14). */
+  hostQuirks?: HostQuirks;
+  /** Do not run hyp init (for tests that drive init themselves). */
+  skipInit?: boolean;
+}
+
+/** A modelled machine. Create with {@link createWorld}. */
+export class World {
+  readonly config: WorldConfig;
+  readonly profile: Profile;
+  readonly mem: PhysMem;
+  readonly stage2: Stage2;
+  readonly spmc: SPMC;
+  readonly spmd: SPMD;
+  readonly hyp: FfaProxy;
+  readonly host: HostDriver;
+  readonly trace: TraceBus | undefined;
+  readonly hypPages: HypPages;
+  /** Outcome of hyp init. */
+  init: InitOutcome;
+  private nextHostPage: number;
+  private readonly hostPageLimit: number;
+  /** Number of host SMCs issued so far. */
+  calls = 0;
+
+  constructor(o: WorldOptions = {}) {
+    const cfg = o.config ?? defaultWorldConfig();
+    this.config = cfg;
+    this.profile = o.profile ?? createProfile();
+    this.trace = o.trace === false ? undefined : o.trace instanceof TraceBus ? o.trace : new TraceBus();
+    const trace = this.trace;
+    const ps = cfg.pageSize;
+    this.mem = new PhysMem();
+    this.stage2 = new Stage2({
+      pageSize: ps,
+      regions: buildRegions(cfg),
+      ipaBits: cfg.ipaBits,
+      ...(trace ? { trace } : {}),
+    });
+
+    // Hyp FF-A pages (hyp_ffa_proxy_pages, proxy-behaviour.md §3.1): 1 TX + 1 RX kernel page and ffa_desc_buf
+    // for one header (48), one EMAD (32), one composite (16) and SG_MAX_SEGMENTS constituents, rounded up to pages.
+    const descBytes = 48 + 32 + 16 + 16 * cfg.descBufConstituents;
+    const descPages = Math.ceil(descBytes / ps);
+    const ram0 = [...cfg.ram].sort((a, b) => a.base - b.base)[0]!;
+    const hypBase = ram0.base + ram0.size - (2 + descPages) * ps;
+    this.hypPages = { tx: hypBase, rx: hypBase + ps, descBuf: hypBase + 2 * ps, descBufLen: descPages * ps };
+    // Set-up is not part of the trace: assign silently, then attach the sink.
+    this.stage2.trace = undefined;
+    this.stage2.assign(hypBase, 2 + descPages, 'hyp');
+    for (const g of cfg.guest) this.stage2.assign(g.base, g.size / ps, 'guest');
+    this.stage2.trace = trace;
+
+    // Host allocations start 128 MiB into the first RAM region (room for a "kernel image" below).
+    this.nextHostPage = ram0.base + Math.min(0x800_0000, Math.floor(ram0.size / 4 / ps) * ps);
+    this.hostPageLimit = hypBase;
+
+    const partitions: PartitionConfig[] = cfg.spmc.partitions.map((p) => {
+      const handler = o.handlers?.[p.id];
+      return {
+        id: p.id,
+        uuids: p.uuids,
+        properties: p.properties,
+        execContexts: p.execContexts,
+        ...(p.name === undefined ? {} : { name: p.name }),
+        ...(handler === undefined ? {} : { handler }),
+      };
+    });
+    this.spmc = new SPMC({
+      mem: this.mem,
+      version: parseVersion(cfg.spmc.version) ?? 0x10002,
+      partitions,
+      quirks: { ...cfg.spmc.quirks, ...o.spmcQuirks },
+      versionLock: cfg.spmc.versionLock,
+      rxtxMinSize: cfg.spmc.rxtxMinSize,
+      rxtxMaxPages: cfg.spmc.rxtxMaxPages,
+      ...(trace ? { trace } : {}),
+    });
+    this.spmd = new SPMD({ spmc: this.spmc, ...(trace ? { trace } : {}) });
+    this.hyp = new FfaProxy({
+      profile: this.profile,
+      mem: this.mem,
+      stage2: this.stage2,
+      pages: this.hypPages,
+      smcccVersion: parseVersion(cfg.smcccVersion) ?? 0x10002,
+      smc: (regs) => this.el3(regs),
+      ...(trace ? { trace } : {}),
+    });
+    this.host = new HostDriver({
+      smc: (regs) => this.smc(regs),
+      mem: this.mem,
+      pageSize: cfg.pageSize,
+      allocPages: (n) => this.allocHostPages(n),
+      driverVersion: parseVersion(cfg.host.driverVersion) ?? 0x10002,
+      ...(o.hostQuirks ? { quirks: o.hostQuirks } : {}),
+      ...(trace ? { trace } : {}),
+    });
+    this.init = o.skipInit ? { kind: 'inert', reason: 'init skipped' } : this.hyp.initialise();
+  }
+
+  /** The hyp's SMC to EL3: a hop hyp → spmd and back. */
+  private el3(regs: RegisterFile): RegisterFile {
+    this.trace?.emit({ kind: 'hop', from: 'hyp', to: 'spmd', dir: 'call', regs: regs.toHex() });
+    const out = this.spmd.smc(regs);
+    this.trace?.emit({ kind: 'hop', from: 'spmd', to: 'hyp', dir: 'ret', regs: out.toHex() });
+    return out;
+  }
+
+  /**
+   * Issues one SMC from the host on `cpu`: the register file the host CPU holds after `smc #0` returns.
+   * Accepts a register file (not modified) or up to 18 values.
+   * @throws RegisterRangeError for values outside u64 (a programming error in the caller).
+   */
+  smc(regs: RegisterFile | readonly (bigint | number)[], cpu = 0): RegisterFile {
+    const host = regs instanceof RegisterFile ? regs.clone() : RegisterFile.of(regs);
+    this.calls++;
+    if (this.trace) {
+      this.trace.call = this.calls;
+      this.trace.cpu = cpu;
+      this.trace.emit({ kind: 'hop', from: 'host', to: 'hyp', dir: 'call', regs: host.toHex() });
+    }
+    if (this.init.kind === 'failed') {
+      // pKVM did not initialise: the modelled firmware interface is absent (SMCCC NOT_SUPPORTED).
+      host.clear().setX(0, -1n);
+    } else {
+      this.hyp.handleHostSmc(host);
+    }
+    this.trace?.emit({ kind: 'hop', from: 'hyp', to: 'host', dir: 'ret', regs: host.toHex() });
+    return host;
+  }
+
+  /**
+   * Allocates `n` contiguous host-owned kernel pages (a bump allocator over the first RAM region).
+   * @throws RangeError when host RAM is exhausted.
+   */
+  allocHostPages(n: number): number {
+    const ps = this.config.pageSize;
+    const addr = this.nextHostPage;
+    if (addr + n * ps > this.hostPageLimit) throw new RangeError(`host RAM exhausted allocating ${n} pages`);
+    this.nextHostPage += n * ps;
+    return addr;
+  }
+
+  /** Host stage-2 state runs covering `pages` kernel pages from `addr`. */
+  state(addr: number, pages = 1): StateRange[] {
+    return this.stage2.query(addr, pages);
+  }
+}
+
+/** Builds a world. */
+export function createWorld(o: WorldOptions = {}): World {
+  return new World(o);
+}
+
+/** Memblock regions for Stage2: RAM split around NOMAP ranges. */
+function buildRegions(cfg: WorldConfig): MemRegion[] {
+  const out: MemRegion[] = [];
+  for (const r of cfg.ram) {
+    const holes = cfg.nomap
+      .filter((n) => n.base >= r.base && n.base + n.size <= r.base + r.size)
+      .sort((a, b) => a.base - b.base);
+    let at = r.base;
+    for (const h of holes) {
+      if (h.base > at)
+        out.push({ base: at, size: h.base - at, kind: 'ram', ...(r.name ? { name: r.name } : {}) });
+      out.push({ base: h.base, size: h.size, kind: 'nomap', ...(h.name ? { name: h.name } : {}) });
+      at = h.base + h.size;
+    }
+    if (at < r.base + r.size)
+      out.push({ base: at, size: r.base + r.size - at, kind: 'ram', ...(r.name ? { name: r.name } : {}) });
+  }
+  return out;
+}
