@@ -674,7 +674,10 @@ export class SPMC {
 
   /** Semantic checks of a complete send (§9.3, §9.5); returns an error name or undefined. */
   private validate(t: Tx): FfaErrorName | undefined {
-    const r = parseMemTransaction(t.buf.subarray(0, t.total), t.version, { kind: 'send' });
+    const r = parseMemTransaction(t.buf.subarray(0, t.total), t.version, {
+      kind: 'send',
+      exactLength: this.o.exactLength !== false,
+    });
     if (!r.ok) {
       this.note(`rejected ${t.kind} descriptor: ${r.error.code} ${r.error.message}`);
       return 'INVALID_PARAMETERS';

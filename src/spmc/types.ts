@@ -81,6 +81,12 @@ export interface SPMCOptions {
   rxtxMaxPages?: number;
   /** FFA_VERSION policy after negotiation (abi.md §13 #11/#12). */
   versionLock?: 'hafnium' | 'tfa' | 'none';
+  /**
+   * Require (total − composite offset − 16) / 16 to equal the address range count exactly (Hafnium, abi.md §9.5
+   * #9; default true). False models SPMCs that only check that the constituents fit (the arm-ffa crate's unpack),
+   * which is what makes the H14 decoy-EMAD differential reachable.
+   */
+  exactLength?: boolean;
   /** Most fragments one transaction may have (HF: NO_MEMORY beyond). */
   maxFragments?: number;
   /** Largest RX/TX buffer accepted, in 4 KiB pages. */

@@ -14,7 +14,7 @@ export interface RangeConfig {
 export interface PartitionConfigJSON {
   id: number;
   uuids: string[];
-  /** Partition properties (abi.md §5.2), default 0x70F? no: see DEFAULT_PARTITION. */
+  /** Partition properties (abi.md §5.2); default TRUSTY_PROPERTIES. */
   properties: number;
   execContexts: number;
   name?: string;
@@ -53,6 +53,8 @@ export interface WorldConfig {
     versionLock: 'hafnium' | 'tfa' | 'none';
     rxtxMinSize: 0 | 1 | 2;
     rxtxMaxPages: number;
+    /** Hafnium's exact descriptor-length rule (false: constituents need only fit). */
+    exactLength: boolean;
     partitions: PartitionConfigJSON[];
     quirks: SPMCQuirksJSON;
   };
@@ -89,6 +91,7 @@ export function defaultWorldConfig(): WorldConfig {
       versionLock: 'hafnium',
       rxtxMinSize: 0,
       rxtxMaxPages: 0,
+      exactLength: true,
       partitions: [
         {
           id: 0x8001,
@@ -235,7 +238,15 @@ function parseSpmc(s: unknown, at: string, cfg: WorldConfig, err: (p: string, m:
     err(at, 'must be an object');
     return;
   }
-  const known = ['version', 'versionLock', 'rxtxMinSize', 'rxtxMaxPages', 'partitions', 'quirks'];
+  const known = [
+    'version',
+    'versionLock',
+    'rxtxMinSize',
+    'rxtxMaxPages',
+    'exactLength',
+    'partitions',
+    'quirks',
+  ];
   for (const k of Object.keys(s))
     if (!known.includes(k)) err(`${at}.${k}`, `unknown key (known: ${known.join(', ')})`);
   if ('version' in s) {
@@ -256,6 +267,10 @@ function parseSpmc(s: unknown, at: string, cfg: WorldConfig, err: (p: string, m:
     const v = readInt(s.rxtxMaxPages);
     if (v !== undefined && v <= 0xffff) cfg.spmc.rxtxMaxPages = v;
     else err(`${at}.rxtxMaxPages`, 'must be an integer in 0..65535');
+  }
+  if ('exactLength' in s) {
+    if (typeof s.exactLength === 'boolean') cfg.spmc.exactLength = s.exactLength;
+    else err(`${at}.exactLength`, 'must be true or false');
   }
   if ('partitions' in s) {
     if (!Array.isArray(s.partitions)) err(`${at}.partitions`, 'must be an array');

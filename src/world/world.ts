@@ -108,6 +108,15 @@ export class World {
       versionLock: cfg.spmc.versionLock,
       rxtxMinSize: cfg.spmc.rxtxMinSize,
       rxtxMaxPages: cfg.spmc.rxtxMaxPages,
+      exactLength: cfg.spmc.exactLength,
+      // I1 at the moment a partition maps retrieved pages: they must be FF-A shared at host stage-2.
+      checkMap: (addr, pages) => {
+        if (addr > BigInt(Number.MAX_SAFE_INTEGER)) return 'outside the modelled PA space';
+        const bad = this.stage2
+          .query(Number(addr), Math.max(1, Math.ceil((pages * 4096) / cfg.pageSize)))
+          .find((r) => r.host !== 'SHARED_OWNED');
+        return bad === undefined ? undefined : `host stage-2 has 0x${bad.addr.toString(16)} as ${bad.host}`;
+      },
       ...(trace ? { trace } : {}),
     });
     this.spmd = new SPMD({ spmc: this.spmc, ...(trace ? { trace } : {}) });

@@ -42,6 +42,8 @@ export interface ParseMemOptions {
   strict?: boolean;
   /** Which use of the descriptor: send (default) checks the composite fully. */
   kind?: MemKind;
+  /** send: the constituents must end exactly at the end of the buffer (default true; abi.md §9.5 #9). */
+  exactLength?: boolean;
 }
 
 function hexv(x: FieldValue): string {
@@ -343,7 +345,7 @@ export function parseMemWith(
   const total = num(cr.value.total_pg_cnt);
   const n = num(cr.value.addr_range_cnt);
   const room = Math.floor((len - off - 16) / 16);
-  if (kind === 'send' && ((len - off - 16) % 16 !== 0 || room !== n)) {
+  if (kind === 'send' && opts.exactLength !== false && ((len - off - 16) % 16 !== 0 || room !== n)) {
     return fail(
       'DESC_COUNT_MISMATCH',
       'Descriptor.CountMismatch',

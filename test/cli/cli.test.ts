@@ -1,0 +1,182 @@
+/** The `ffasim` command end to end: formats, exit codes, located errors (spawned like a user runs it). */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+function ffasim(args: string[], input?: string): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    encoding: 'utf8',
+    input,
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'ffasim-cli-'));
+
+describe('ffasim run', () => {
+  it('boot: text trace, summary, exit 0', () => {
+    const r = ffasim(['run', 'boot']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/FFA_MSG_SEND_DIRECT_REQ2 .*\n.*deny-list/);
+    expect(r.out).toMatch(/boot: 13\/13 expectations held/);
+  });
+
+  it('jsonl: a header with schema ffasim-trace/1, then parseable events with 18 registers per hop', () => {
+    const r = ffasim(['run', 'boot', '--format', 'jsonl']);
+    expect(r.code).toBe(0);
+    const lines = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ schema: 'ffasim-trace/1', profile: 'ffa-1.2', scenario: 'boot' });
+    const hops = lines.filter((l) => l.kind === 'hop');
+    expect(hops.length).toBeGreaterThan(50);
+    for (const h of hops) expect((h.regs as string[]).every((x) => /^0x[0-9a-f]{16}$/.test(x))).toBe(true);
+    const seqs = lines.slice(1).map((l) => l.seq as number);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    // Determinism: same input, byte-identical output.
+    expect(ffasim(['run', 'boot', '--format', 'jsonl']).out).toBe(r.out);
+  });
+
+  it('--explain names a change for every proxy decision', () => {
+    const r = ffasim(['run', 'boot', '--explain']);
+    const decisions = r.out.split('\n').filter((l) => l.includes('▸'));
+    expect(decisions.length).toBeGreaterThan(5);
+    for (const d of decisions) expect(d).toMatch(/\[(base|[a-z0-9-]+)\] \S/);
+    expect(r.out).toMatch(/reject dispatch\/deny-list .*\[deny-ffa12-optional\]/);
+  });
+
+  it('on ffa-1.2-direct-msg DIRECT_REQ2 is delivered', () => {
+    const r = ffasim(['run', 'boot', '--profile', 'ffa-1.2-direct-msg']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/DIRECT_REQ2 delivered/);
+  });
+
+  it('a failed expectation exits 1; unknown scenario/profile exit 2 with a message', () => {
+    expect(ffasim(['run', 'boot', '--profile', 'linux-6.6']).code).toBe(1);
+    const u = ffasim(['run', 'nope']);
+    expect(u.code).toBe(2);
+    expect(u.err).toMatch(/unknown scenario 'nope'/);
+    const p = ffasim(['run', 'boot', '--profile', 'linux-9']);
+    expect(p.code).toBe(2);
+    expect(p.err).toMatch(/unknown profile/);
+    expect(p.err).not.toMatch(/at .*\.ts:\d+/); // no stack trace
+  });
+});
+
+describe('ffasim replay', () => {
+  it('examples/share-reclaim.jsonl: one JSON line per action, byte-identical on re-run', () => {
+    const r = ffasim(['replay', 'examples/share-reclaim.jsonl']);
+    expect(r.code).toBe(0);
+    const lines = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(7);
+    expect((lines[3]!.regs as string[])[2]).toBe('0x0000000000000001');
+    expect(lines[4]!.state).toEqual([
+      { addr: '0x88100000', pages: 1, host: 'SHARED_OWNED', hyp: 'NOPAGE', owner: 'host', region: 'ram' },
+    ]);
+    expect((lines[6]!.state as { host: string }[])[0]!.host).toBe('OWNED');
+    expect(ffasim(['replay', 'examples/share-reclaim.jsonl']).out).toBe(r.out);
+  });
+
+  it('bad files: FILE:LINE:COLUMN message, exit 2, nothing run', () => {
+    const f = join(dir, 'bad.jsonl');
+    writeFileSync(f, '{"smc": ["0x84000063"]}\n\n{"smc": ["0x84000063", "0x1g"]}\n');
+    const r = ffasim(['replay', f]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/bad\.jsonl:3:2: x1: not a u64/);
+    expect(r.out).toBe('');
+    writeFileSync(f, '{"smc": [1]}\n{"world": {"pageSize": 1000}}\n');
+    expect(ffasim(['replay', f]).err).toMatch(/:2:1: the world\/profile line must come before/);
+    writeFileSync(f, '{"world": {"pagesize": 4096}}\n');
+    expect(ffasim(['replay', f]).err).toMatch(/world\.pagesize: unknown key/);
+  });
+
+  it('a write the host stage-2 would fault on is reported and changes nothing', () => {
+    const f = join(dir, 'fault.jsonl');
+    writeFileSync(
+      f,
+      '{"write": {"addr": "0xf0000000", "hex": "00ff"}}\n{"read": {"addr": "0x09000000", "len": 4}}\n',
+    );
+    const r = ffasim(['replay', f]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/"error":"host stage-2 fault at 0xf0000000 \(ram, NOPAGE:guest\)"/);
+    expect(r.out).toMatch(/"error":"host stage-2 fault at 0x9000000 \(mmio/);
+  });
+});
+
+describe('ffasim decode', () => {
+  it('the README examples', () => {
+    const input = [
+      '{"call": ["0x84000063", "0x10002"], "ret": ["0x10002"]}',
+      '{"call": ["0xc4000073", 112, 112], "ret": ["0x84000061", 0, 1, 0]}',
+      'x0=0xc400008d x1=0x8001 x2=0x12efcdab78563412 x3=0x00efcdab90785634 x4=0x7',
+      '{"call": ["0x84000077", 1, 0, 0], "ret": ["0x84000060", 0, "0xfffffffa"]}',
+    ].join('\n');
+    const r = ffasim(['decode', '-'], input);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/FFA_VERSION requested=1\.2\n {2}→ FFA_VERSION → 1\.2/);
+    expect(r.out).toMatch(/FFA_MEM_SHARE_64 .*\n {2}→ FFA_SUCCESS handle=0x1/);
+    expect(r.out).toMatch(
+      /FFA_MSG_SEND_DIRECT_REQ2 0x0→0x8001 uuid=12345678-abcd-ef12-3456-7890abcdef00 payload=\[0x7\]/,
+    );
+    expect(r.out).toMatch(/→ FFA_ERROR DENIED \(-6\)/);
+    const j = ffasim(['decode', '--json', '-'], input);
+    expect(
+      j.out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { call: { name: string } })
+        .map((o) => o.call.name),
+    ).toEqual(['FFA_VERSION', 'FFA_MEM_SHARE', 'FFA_MSG_SEND_DIRECT_REQ2', 'FFA_MEM_RECLAIM']);
+  });
+
+  it('bad input: line and column, exit 2, no stack trace', () => {
+    const r = ffasim(['decode', '-'], '["0x84000063"]\nx0=0x84000063 x99=1\n');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/stdin:2:15: register x99 does not exist/);
+  });
+
+  it('--descriptor decodes v1.0, v1.1 and v1.2 transaction descriptors (hex text)', () => {
+    const v12 =
+      '0580 2f00 00000000 efcdab9078563412 efbe0000adde0000 20000000 01000000 30000000 000000000000000000000000' +
+      ' 03800200 50000000 00000000000000000000000000000000 0000000000000000 01000000 01000000 0000000000000000' +
+      ' 00f0104000000000 01000000 00000000';
+    const f = join(dir, 'v12.hex');
+    writeFileSync(f, v12);
+    const r = ffasim(['decode', '--descriptor', f, '--ffa-version', '1.2']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/emad\[0\]\.composite_off\s+0x50/);
+    expect(r.out).toMatch(/constituent\[0\]\.address\s+0x4010f000/);
+    for (const [v, hex] of [
+      [
+        '1.1',
+        '0000 2f00 00000000 0000000000000000 0000000000000000 10000000 01000000 30000000 000000000000000000000000 01800200 40000000 0000000000000000 01000000 01000000 0000000000000000 0010000000000000 01000000 00000000',
+      ],
+      [
+        '1.0',
+        '0000 2f 00 00000000 0000000000000000 0000000000000000 00000000 01000000 01800200 30000000 0000000000000000 01000000 01000000 0000000000000000 0010000000000000 01000000 00000000',
+      ],
+    ] as const) {
+      const g = join(dir, `v${v}.hex`);
+      writeFileSync(g, hex);
+      const d = ffasim(['decode', '--descriptor', g, '--ffa-version', v]);
+      expect(d.code).toBe(0);
+      expect(d.out).toMatch(/constituent\[0\]\.address\s+0x1000/);
+    }
+  });
+});
+
+describe('ffasim profiles', () => {
+  it('lists profiles and changes', () => {
+    const r = ffasim(['profiles']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/ffa-1\.2 \(default\)/);
+    expect(r.out).toMatch(/smccc12-retval-all/);
+  });
+});
