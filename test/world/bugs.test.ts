@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { FFA } from '../../src/ffa/ids.ts';
 import { createProfile } from '../../src/hyp/profiles.ts';
 import { RegisterFile } from '../../src/smccc/regs.ts';
+import type { SPMCQuirks } from '../../src/spmc/types.ts';
 import { defaultWorldConfig, type WorldConfig } from '../../src/world/config.ts';
 import { createWorld, type World, type WorldOptions } from '../../src/world/world.ts';
 
@@ -56,7 +57,11 @@ describe('H1: 32-bit DIRECT_REQ', () => {
       ['linux-6.10', true],
       ['ffa-1.2', true],
     ] as const) {
-      const w = mk(p, { cfg: (c) => (c.spmc.versionLock = 'tfa') });
+      const w = mk(p, {
+        cfg: (c: WorldConfig) => {
+          c.spmc.versionLock = 'tfa';
+        },
+      });
       w.host.negotiate();
       const r = w.host.directReq(0x8001, [1n, 2n], { smc64: false });
       expect(r.ok).toBe(fwd);
@@ -94,7 +99,11 @@ describe('H4: PARTITION_INFO_GET results reach the host RX', () => {
       ['linux-6.10', false],
       ['linux-6.11', true],
     ] as const) {
-      const w = mk(p, { cfg: (c) => (c.spmc.versionLock = 'tfa') });
+      const w = mk(p, {
+        cfg: (c: WorldConfig) => {
+          c.spmc.versionLock = 'tfa';
+        },
+      });
       ready(w);
       const r = w.smc([FFA.PARTITION_INFO_GET, 0, 0, 0, 0, 0]);
       expect(r.w(0)).toBe(FFA.SUCCESS);
@@ -107,7 +116,10 @@ describe('H4: PARTITION_INFO_GET results reach the host RX', () => {
 describe('H5/H3: the descriptor layout follows hyp_ffa_version', () => {
   it('linux-6.10 parses v1.0 layouts: a host that negotiated 1.1 directly with the SPMC is misparsed', () => {
     const w = mk('linux-6.10', {
-      cfg: (c) => ((c.spmc.versionLock = 'none'), (c.host.driverVersion = '1.1')),
+      cfg: (c: WorldConfig) => {
+        c.spmc.versionLock = 'none';
+        c.host.driverVersion = '1.1';
+      },
     });
     ready(w);
     expect(w.host.version).toBe(0x10001);
@@ -117,7 +129,11 @@ describe('H5/H3: the descriptor layout follows hyp_ffa_version', () => {
       constituents: [{ address: p, pageCount: 1 }],
     });
     expect(s.ok).toBe(false); // the hyp reads the EMAD at 32 (inside the v1.1 header) and rejects or misreads
-    const w11 = mk('linux-6.11', { cfg: (c) => (c.host.driverVersion = '1.1') });
+    const w11 = mk('linux-6.11', {
+      cfg: (c: WorldConfig) => {
+        c.host.driverVersion = '1.1';
+      },
+    });
     ready(w11);
     const p2 = w11.allocHostPages(1);
     expect(
@@ -173,7 +189,9 @@ describe('H8: version downgrade after negotiation', () => {
 
 describe('H9: FEATURES(RXTX_MAP) w2 = 0x00010000', () => {
   it('pKVM init fails (6.6/6.10), every VERSION NOT_SUPPORTED (6.11), negotiation succeeds (v9 and later)', () => {
-    const q = (c: WorldConfig) => (c.spmc.quirks.featuresRxtxExtraBits = 0x0001_0000);
+    const q = (c: WorldConfig) => {
+      c.spmc.quirks.featuresRxtxExtraBits = 0x0001_0000;
+    };
     expect(mk('linux-6.10', { cfg: q }).init.kind).toBe('failed');
     expect(mk('linux-6.11', { cfg: q }).smc([FFA.VERSION, 0x10001]).x(0)).toBe(0xffff_ffff_ffff_ffffn);
     expect(mk('ffa-1.2-v9', { cfg: q }).smc([FFA.VERSION, 0x10002]).w(0)).toBe(0x10002);
@@ -219,7 +237,7 @@ describe('H12: page ranges beyond the host IPA space', () => {
 });
 
 /** A quirky SPMC: rewrites the composite offset / range count of its retrieve response (H13). */
-function retrieveQuirk(mut: (v: DataView, b: Uint8Array) => { len?: number }): WorldOptions['spmcQuirks'] {
+function retrieveQuirk(mut: (v: DataView, b: Uint8Array) => { len?: number }): SPMCQuirks {
   return {
     retrieveResponse: (desc) => {
       const b = desc.slice();
@@ -270,7 +288,12 @@ describe('H14: the hyp reads the EMAD at 48 while the SPMC honours ep_mem_offset
       ['ffa-1.2', false],
       ['ffa-1.2-hardened', true],
     ] as const) {
-      const w = mk(p, { cfg: (c) => ((c.host.driverVersion = '1.1'), (c.spmc.exactLength = false)) });
+      const w = mk(p, {
+        cfg: (c: WorldConfig) => {
+          c.host.driverVersion = '1.1';
+          c.spmc.exactLength = false;
+        },
+      });
       ready(w);
       const X = 0xf000_0000; // guest-owned
       const Y = w.allocHostPages(1);
@@ -315,7 +338,11 @@ describe('H15: unaligned constituent on 16 KiB pages', () => {
       ['ffa-1.2', false],
       ['ffa-1.2-hardened', true],
     ] as const) {
-      const w = mk(p, { cfg: (c) => (c.pageSize = 16384) });
+      const w = mk(p, {
+        cfg: (c: WorldConfig) => {
+          c.pageSize = 16384;
+        },
+      });
       ready(w);
       const P = w.allocHostPages(2);
       const s = w.host.memShare({
@@ -336,7 +363,9 @@ describe('H15: unaligned constituent on 16 KiB pages', () => {
 
 describe('H17: a zero-extended NOT_SUPPORTED from FFA_VERSION', () => {
   it('6.18 compares 64-bit and takes the refusal of a bit-31 downgrade as acceptance; version-ns-s32 does not', () => {
-    const q = (c: WorldConfig) => (c.spmc.quirks.versionNotSupported32 = true);
+    const q = (c: WorldConfig) => {
+      c.spmc.quirks.versionNotSupported32 = true;
+    };
     // w1 = 0x80010001: major 1 (bits [30:16]), minor 1 < 2 → a downgrade the hyp forwards with bit 31 set; the
     // SPMC refuses (bit 31 MBZ) with the 32-bit NOT_SUPPORTED.
     const w = mk('ffa-1.2', { cfg: q });
@@ -389,7 +418,12 @@ describe('H19: reclaim releases the hyp RX', () => {
       ['linux-6.6', 'BUSY'],
       ['linux-6.10', 'ok'],
     ] as const) {
-      const w = mk(p, { cfg: (c) => ((c.spmc.versionLock = 'tfa'), (c.host.driverVersion = '1.0')) });
+      const w = mk(p, {
+        cfg: (c: WorldConfig) => {
+          c.spmc.versionLock = 'tfa';
+          c.host.driverVersion = '1.0';
+        },
+      });
       ready(w);
       const page = w.allocHostPages(1);
       const res: string[] = [];
@@ -411,7 +445,11 @@ describe('H19: reclaim releases the hyp RX', () => {
 describe('H20: an SPMC that answers a completed share with FFA_SUCCESS64', () => {
   it('every profile: the page ends OWNED while the SPMC holds the share; the host driver sees UNEXPECTED', () => {
     for (const p of ['linux-6.11', 'ffa-1.2', 'ffa-1.2-hardened']) {
-      const w = mk(p, { cfg: (c) => (c.spmc.quirks.shareSuccess64 = true) });
+      const w = mk(p, {
+        cfg: (c: WorldConfig) => {
+          c.spmc.quirks.shareSuccess64 = true;
+        },
+      });
       ready(w);
       const page = w.allocHostPages(1);
       const s = w.host.memShare({
