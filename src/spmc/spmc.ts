@@ -514,8 +514,9 @@ export class SPMC {
   private deliver(p: Partition, req: RegisterFile, resumed: number, uuid: string | undefined): RegisterFile {
     const sp: Component = `sp:0x${p.cfg.id.toString(16)}`;
     this.trace?.emit({ kind: 'hop', from: 'spmc', to: sp, dir: 'call', regs: req.toHex() });
-    const handler = p.cfg.handler ?? echo;
-    const ans = handler(req.clone(), this.context(p, uuid, resumed));
+    // The default partition needs no context: build it only for user handlers (it allocates closures).
+    const handler = p.cfg.handler;
+    const ans = handler === undefined ? echo(req) : handler(req.clone(), this.context(p, uuid, resumed));
     this.trace?.emit({ kind: 'hop', from: sp, to: 'spmc', dir: 'ret', regs: ans.toHex() });
     const fid = ans.w(0);
     if (fid === FFA.YIELD || fid === FFA.INTERRUPT) {
