@@ -68,17 +68,12 @@ export class HypBuffer {
     if (off + len > this.cap) {
       this.sink({ buffer: this.name, offset: off, size: len, limit: this.cap, kind: 'beyond-buffer' });
     }
-    this.mem.write(this.base + off, this.mem.read(src, len));
+    this.mem.copy(this.base + off, src, len);
   }
 
   /** Writes bytes at `off` (within the buffer). */
   write(off: number, bytes: Uint8Array): void {
     this.mem.write(this.base + off, bytes);
-  }
-
-  /** Current bytes [off, off+len) (for trace `buffer` events). */
-  bytes(off: number, len: number): Uint8Array {
-    return this.mem.read(this.base + off, len);
   }
 }
 

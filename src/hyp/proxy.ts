@@ -793,7 +793,7 @@ export class FfaProxy {
     const buf = this.hypTx;
     buf.copyIn(0, this.hostTx, fraglen);
     buf.valid = fraglen;
-    this.emitBuffer('hyp', 'hyp-tx', this.pages.tx, buf.bytes(0, fraglen));
+    this.emitBuffer('hyp', 'hyp-tx', this.pages.tx, fraglen);
     const e = this.emadOffset(buf, fraglen);
     if (!e.ok) {
       bad('mem-xfer/emad-offset', 'emad-offset-validate', 'EMAD offset + EMAD size > fraglen');
@@ -986,7 +986,7 @@ export class FfaProxy {
     const buf = this.hypTx;
     buf.copyIn(0, this.hostTx, fraglen);
     buf.valid = fraglen;
-    this.emitBuffer('hyp', 'hyp-tx', this.pages.tx, buf.bytes(0, fraglen));
+    this.emitBuffer('hyp', 'hyp-tx', this.pages.tx, fraglen);
     const ranges = this.readRanges(buf, 0, fraglen / 16);
     const shared = this.shareRanges(ranges);
     if (!shared.ok) {
@@ -1038,7 +1038,7 @@ export class FfaProxy {
     dv.setUint32(8, lo, true);
     dv.setUint32(12, hi, true);
     this.hypTx.write(0, req);
-    this.emitBuffer('hyp', 'hyp-tx', this.pages.tx, req);
+    this.emitBuffer('hyp', 'hyp-tx', this.pages.tx, req.length);
     let res = this.hypSmc([FFA.MEM_RETRIEVE_REQ64, sz, sz]);
     if (!this.isX0(res, FFA.MEM_RETRIEVE_RESP)) {
       this.decide(
@@ -1055,7 +1055,7 @@ export class FfaProxy {
     let fraglen = res.w(2);
     const rx = this.hypRx;
     rx.valid = Math.min(fraglen, this.pageSize);
-    this.emitBuffer('spmc', 'hyp-rx', this.pages.rx, rx.bytes(0, Math.min(fraglen, this.pageSize)));
+    this.emitBuffer('spmc', 'hyp-rx', this.pages.rx, Math.min(fraglen, this.pageSize));
     const fail = (rule: string, change: string, why: string, code: FfaErrorName): void => {
       this.decide('handle', rule, change, `${why} → ${code}`, S);
       this.finishError(host, code);
@@ -1155,12 +1155,7 @@ export class FfaProxy {
       rxRelease();
       fragoff += fraglen;
     }
-    this.emitBuffer(
-      'hyp',
-      'ffa_desc_buf',
-      this.pages.descBuf,
-      db.bytes(0, Math.min(len, this.pages.descBufLen)),
-    );
+    this.emitBuffer('hyp', 'ffa_desc_buf', this.pages.descBuf, Math.min(len, this.pages.descBufLen));
     const cnt = db.u32(offset + 4); // composite addr_range_cnt
     if (p.has('reclaim-bounds') && offset + 16 + 16 * cnt > len) {
       fail(
@@ -1286,8 +1281,8 @@ export class FfaProxy {
       this.finishError(host, 'ABORTED');
       return;
     }
-    this.mem.write(this.hostRx, this.mem.read(this.pages.rx, copy));
-    this.emitBuffer('host', 'host-rx', this.hostRx, this.mem.read(this.hostRx, copy));
+    this.mem.copy(this.hostRx, this.pages.rx, copy);
+    this.emitBuffer('host', 'host-rx', this.hostRx, copy);
     this.decide(
       'handle',
       'part-info/copy',
@@ -1342,9 +1337,17 @@ export class FfaProxy {
     this.trace?.emit({ kind: 'note', who: 'hyp', text });
   }
 
-  private emitBuffer(owner: 'hyp' | 'host' | 'spmc', role: string, addr: number, bytes: Uint8Array): void {
+  /** Emits a buffer's current bytes (read only when a trace is attached). */
+  private emitBuffer(owner: 'hyp' | 'host' | 'spmc', role: string, addr: number, len: number): void {
     if (this.trace === undefined) return;
-    this.trace.emit({ kind: 'buffer', owner, role, addr, version: fmtV(this.hypVersion), hex: toHex(bytes) });
+    this.trace.emit({
+      kind: 'buffer',
+      owner,
+      role,
+      addr,
+      version: fmtV(this.hypVersion),
+      hex: toHex(this.mem.read(addr, len)),
+    });
   }
 }
 

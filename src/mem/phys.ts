@@ -73,6 +73,32 @@ export class PhysMem {
     }
   }
 
+  /**
+   * Copies `len` bytes from `src` to `dst` (a memcpy between physical ranges) without an intermediate buffer.
+   * Overlapping ranges copy as if through a temporary.
+   * @throws RangeError for a range outside [0, MAX_PA).
+   */
+  copy(dst: PhysAddr, src: PhysAddr, len: number): void {
+    checkRange(src, len);
+    checkRange(dst, len);
+    if (len === 0 || dst === src) return;
+    if (dst > src && dst < src + len) {
+      this.write(dst, this.read(src, len));
+      return;
+    }
+    let done = 0;
+    while (done < len) {
+      const s = src + done;
+      const frame = Math.floor(s / FRAME_SIZE);
+      const off = s & FRAME_MASK;
+      const n = Math.min(FRAME_SIZE - off, len - done);
+      const f = this.frames.get(frame);
+      if (f === undefined) this.fill(dst + done, n, 0);
+      else this.write(dst + done, f.subarray(off, off + n));
+      done += n;
+    }
+  }
+
   /** Sets `len` bytes at `addr` to `value` (frames that stay zero are not allocated). */
   fill(addr: PhysAddr, len: number, value = 0): void {
     checkRange(addr, len);

@@ -627,7 +627,7 @@ export class SPMC {
     if (total > 1 << 24) return this.err('NO_MEMORY');
     const version = descVersionOf(this.ns ?? this.version);
     const buf = new Uint8Array(total);
-    buf.set(this.mem.read(this.rxtx.tx, frag));
+    this.mem.readInto(this.rxtx.tx, buf.subarray(0, frag));
     const t: Tx = {
       handle: 0n,
       kind,
@@ -739,7 +739,7 @@ export class SPMC {
       this.txs.delete(handle);
       return this.err('NO_MEMORY');
     }
-    t.buf.set(this.mem.read(this.rxtx.tx, len), t.received);
+    this.mem.readInto(this.rxtx.tx, t.buf.subarray(t.received, t.received + len));
     t.received += len;
     if (t.received < t.total) {
       return new RegisterFile()
