@@ -6,6 +6,8 @@ import { BUILTIN_SCENARIOS, builtinScenario } from '../scenario/builtin/index.ts
 import { replayScenario } from '../scenario/replay.ts';
 import { type RunResult, runScenario, type Scenario } from '../scenario/scenario.ts';
 import { componentsOf, TRACE_SCHEMA, toJSONL } from '../trace/jsonl.ts';
+import { toMermaid } from '../trace/mermaid.ts';
+import { toPerfetto } from '../trace/perfetto.ts';
 import { toText } from '../trace/text.ts';
 import { loadWorld, profileFrom, readInput, UsageError, writeOutput } from './main.ts';
 
@@ -98,8 +100,9 @@ function render(r: RunResult, o: RunOpts): string {
         events,
       );
     case 'mermaid':
+      return toMermaid(events);
     case 'perfetto':
-      throw new UsageError(`format '${o.format}' is not built yet`);
+      return `${JSON.stringify(toPerfetto(events))}\n`;
     default: {
       const color = o.out === undefined && process.stdout.isTTY === true;
       const head = `ffasim run ${r.scenario.name} · profile ${r.profile.name} · ${cfg.pageSize / 1024} KiB pages · SPMC FF-A ${cfg.spmc.version}\n`;

@@ -26,6 +26,8 @@ export interface Scenario {
   description: string;
   /** Profile the scenario is written for, used when the user names none. */
   profile?: string;
+  /** Bug scenarios: the profile change that fixes the bug (run with it to see the fix). */
+  fixedBy?: string;
   /** Adjusts the world before it is built (page size, quirks, …). */
   world?: (cfg: WorldConfig) => void;
   /** Extra world options (handlers, SPMC quirk functions, host quirks). */
