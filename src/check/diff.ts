@@ -59,6 +59,16 @@ function errName(w2: number): string {
   return names[-(w2 | 0)] ?? String(w2 | 0);
 }
 
+/** Outcome plus where it came from: the hyp alone, or after an SMC to the SPMC. */
+function outcomeOf(w: World, regs: readonly (number | bigint)[]): string {
+  const before = w.trace?.events.length ?? 0;
+  const out = w.smc(regs);
+  const sent = (w.trace?.events ?? [])
+    .slice(before)
+    .some((e) => e.kind === 'hop' && e.from === 'hyp' && e.to === 'spmd');
+  return `${outcome(out)} (${sent ? 'after the SPMC' : 'from the hyp'})`;
+}
+
 /** Disposition of one host call: forwarded as is, handled, or rejected by the hyp. */
 function disposition(w: World, regs: RegisterFile): string {
   const before = w.trace?.events.length ?? 0;
@@ -111,6 +121,27 @@ function ready(w: World): void {
   w.host.rxtxMap();
 }
 
+/** The changes that can alter how one function ID is dispatched (proxy-behaviour.md §2 and the matrix). */
+function fidChanges(id: number): string[] {
+  const out: string[] = [];
+  if ((id & 0xffff) > 0x7f) out.push('ffa-range-ff');
+  if (id >= FFA.NOTIFICATION_BITMAP_CREATE && id <= FFA.NOTIFICATION_INFO_GET) out.push('deny-notifications');
+  if (
+    id === FFA.MSG_SEND_DIRECT_REQ2 ||
+    id === FFA.MSG_SEND_DIRECT_RESP2 ||
+    id === FFA.CONSOLE_LOG ||
+    id === FFA.PARTITION_INFO_GET_REGS
+  ) {
+    out.push('deny-ffa12-optional');
+  }
+  if (id === FFA.MSG_SEND_DIRECT_REQ2) out.push('direct-req2-forward');
+  if (id === FFA.EL3_INTR_HANDLE) out.push('deny-el3-intr-handle');
+  if (id === FFA.MSG_SEND_DIRECT_REQ) out.push('direct-req32-allow');
+  if (id === FFA.MSG_SEND_DIRECT_RESP64) out.push('deny-fn64-direct-resp');
+  if (id === FFA.PARTITION_INFO_GET) out.push('part-info-copy');
+  return out;
+}
+
 /** The probe list: every FF-A function ID, then key behaviours and error paths. */
 export function probes(): Probe[] {
   const out: Probe[] = [];
@@ -120,17 +151,7 @@ export function probes(): Probe[] {
       out.push({
         id: `fid/${ffaName(id)}`,
         what: `${ffaName(id)} (0x${id.toString(16)}) after negotiation`,
-        changes: [
-          'ffa-range-ff',
-          'direct-req32-allow',
-          'deny-notifications',
-          'deny-ffa12-optional',
-          'deny-el3-intr-handle',
-          'deny-fn64-direct-resp',
-          'direct-req2-forward',
-          'part-info-copy',
-          'version-trap',
-        ],
+        changes: fidChanges(id),
         run: (w) => disposition(w, RegisterFile.of([id, 0, 0, 0, 0, 0, 0x5a, 0x5a])),
       });
     }
@@ -194,9 +215,15 @@ export function probes(): Probe[] {
       what: 'x1–x17 of a FFA_VERSION reply that issued no SMC (x1–x17 preset to 0xAA)',
       changes: ['zeroed-result', 'smccc12-retval-smc64', 'smccc12-retval-all', 'version-trap'],
       run: (w) => {
-        const o = w.smc([FFA.VERSION, 0x10002, ...new Array(17).fill(0xaa)]);
-        const cls = (i: number): string => (o.isZero(i) ? '0' : o.x(i) === 0xaan ? 'caller' : 'stale');
-        return `x1–x3 ${cls(1)}, x4–x7 ${cls(4)}, x8–x17 ${cls(8)}`;
+        w.smc([FFA.PARTITION_INFO_GET]); // a handled call that leaves non-zero x2/x3 in the handler's frame
+        const o = w.smc([FFA.VERSION, 0x10002, ...new Array<number>(16).fill(0xaa)]);
+        const cls = (from: number, to: number): string => {
+          const kinds = new Set<string>();
+          for (let i = from; i <= to; i++)
+            kinds.add(o.isZero(i) ? '0' : o.x(i) === 0xaan ? 'caller' : 'stale');
+          return [...kinds].sort().join('/');
+        };
+        return `x1–x3 ${cls(1, 3)}, x4–x7 ${cls(4, 7)}, x8–x17 ${cls(8, 17)}`;
       },
     },
     {
@@ -220,8 +247,7 @@ export function probes(): Probe[] {
       run: (w) => {
         const p = w.allocHostPages(1);
         const len = writeShare(w, { addr: p, pages: w.config.pageSize / 4096 });
-        const o = w.smc([FFA.MEM_SHARE, 36864 + 16, len]);
-        return `${outcome(o)}, page ${w.stage2.hostState(p)}`;
+        return `${outcomeOf(w, [FFA.MEM_SHARE, 36864 + 16, len])}, page ${w.stage2.hostState(p)}`;
       },
     },
     {
@@ -231,7 +257,7 @@ export function probes(): Probe[] {
       run: (w) => {
         const p = w.allocHostPages(1);
         writeShare(w, { addr: p, pages: w.config.pageSize / 4096, emadOffset: 0xfffffff0 });
-        return outcome(w.smc([FFA.MEM_SHARE, 112, 112]));
+        return outcomeOf(w, [FFA.MEM_SHARE, 112, 112]);
       },
     },
     {
@@ -241,8 +267,7 @@ export function probes(): Probe[] {
       run: (w) => {
         const p = w.allocHostPages(1);
         writeShare(w, { addr: p + 0x800, pages: 1 });
-        const o = w.smc([FFA.MEM_SHARE, 112, 112]);
-        return `${outcome(o)}, page ${w.stage2.hostState(p)}`;
+        return `${outcomeOf(w, [FFA.MEM_SHARE, 112, 112])}, page ${w.stage2.hostState(p)}`;
       },
     },
     {
