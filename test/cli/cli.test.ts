@@ -41,6 +41,69 @@ describe('ffasim run', () => {
     expect(ffasim(['run', 'boot', '--format', 'jsonl']).out).toBe(r.out);
   });
 
+  it('mermaid: a sequenceDiagram with one arrow per hop', () => {
+    const m = ffasim(['run', 'boot', '--format', 'mermaid']);
+    const j = ffasim(['run', 'boot', '--format', 'jsonl']);
+    expect(m.code).toBe(0);
+    const lines = m.out.trim().split('\n');
+    expect(lines[0]).toBe('sequenceDiagram');
+    const arrows = lines.filter((l) => /^ {2}\w+-{1,2}>>\w+: /.test(l));
+    const hops = j.out
+      .trim()
+      .split('\n')
+      .filter((l) => l.includes('"kind":"hop"'));
+    expect(arrows.length).toBe(hops.length);
+    expect(lines.filter((l) => l.startsWith('  participant ')).map((l) => l.split(' ')[3])).toEqual([
+      'host',
+      'hyp',
+      'spmd',
+      'spmc',
+      'sp_0x8001',
+    ]);
+  });
+
+  it('perfetto: Chrome trace-event JSON, one slice per hop, nested per track, one flow per host call', () => {
+    const r = ffasim(['run', 'boot', '--format', 'perfetto']);
+    expect(r.code).toBe(0);
+    const t = JSON.parse(r.out) as {
+      traceEvents: {
+        ph: string;
+        pid: number;
+        tid: number;
+        ts?: number;
+        dur?: number;
+        bind_id?: number;
+        args?: Record<string, unknown>;
+      }[];
+    };
+    const slices = t.traceEvents.filter((e) => e.ph === 'X');
+    const j = ffasim(['run', 'boot', '--format', 'jsonl']);
+    const calls = j.out
+      .trim()
+      .split('\n')
+      .filter((l) => l.includes('"kind":"hop"') && l.includes('"dir":"call"'));
+    expect(slices.length).toBe(calls.length);
+    expect(slices.every((s) => typeof s.args?.call === 'string' && typeof s.args?.result === 'string')).toBe(
+      true,
+    );
+    // Strict nesting per track: any two slices on one (pid, tid) are disjoint or one contains the other.
+    const byTrack = new Map<string, { a: number; b: number }[]>();
+    for (const s of slices) {
+      const k = `${s.pid}/${s.tid}`;
+      byTrack.set(k, [...(byTrack.get(k) ?? []), { a: s.ts!, b: s.ts! + s.dur! }]);
+    }
+    for (const list of byTrack.values()) {
+      for (const x of list)
+        for (const y of list)
+          if (x !== y)
+            expect(x.b <= y.a || y.b <= x.a || (x.a <= y.a && y.b <= x.b) || (y.a <= x.a && x.b <= y.b)).toBe(
+              true,
+            );
+    }
+    const flows = new Set(slices.filter((s) => s.bind_id !== undefined).map((s) => s.bind_id));
+    expect(flows.size).toBe(12); // one per host call of boot
+  });
+
   it('--explain names a change for every proxy decision', () => {
     const r = ffasim(['run', 'boot', '--explain']);
     const decisions = r.out.split('\n').filter((l) => l.includes('▸'));
