@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { createProfile, ProfileError } from '../hyp/profiles.ts';
 import { parseWorldConfig, type WorldConfig } from '../world/config.ts';
+import { runCheckCommand } from './check-cmd.ts';
 import { runDecodeCommand } from './decode-cmd.ts';
 import { runProfilesCommand } from './profiles-cmd.ts';
 import { runReplayCommand } from './replay-cmd.ts';
@@ -132,6 +133,18 @@ export function buildProgram(): Command {
     .option('--count <n>', 'partition-info: number of descriptors')
     .action((file: string, opts) => {
       process.exitCode = runDecodeCommand(file, opts);
+    });
+
+  program
+    .command('check')
+    .description('run the conformance rules (exit 1 when one fails)')
+    .option('-p, --profile <name>', "profile, or 'all' for every shipped profile", 'ffa-1.2')
+    .option('--with <change...>', 'add profile changes', collect)
+    .option('--without <change...>', 'remove profile changes', collect)
+    .option('--rule <prefix>', 'only rules whose id starts with this')
+    .option('--json', 'JSON output')
+    .action((opts) => {
+      process.exitCode = runCheckCommand(opts);
     });
 
   program

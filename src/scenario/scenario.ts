@@ -37,6 +37,11 @@ export interface Scenario {
 
 export interface RunOptions {
   profile?: Profile;
+  /**
+   * The profile whose changes decide the scenario's expectations (default: `profile`). `ffasim check` passes the
+   * named profile's published change list here, so a change removed with `--without` shows as a failed rule.
+   */
+  expectProfile?: Profile;
   config?: WorldConfig;
   seed?: number;
   trace?: boolean;
@@ -64,7 +69,7 @@ export function runScenario(s: Scenario, o: RunOptions = {}): RunResult {
   const ctx: ScenarioContext = {
     world,
     host: world.host,
-    profile,
+    profile: o.expectProfile ?? profile,
     seed,
     expect(cond, what) {
       res.expectations.push({ what, held: cond });

@@ -271,6 +271,8 @@ export const BUG_SCENARIOS: readonly Scenario[] = [
       if (!setup(ctx)) return;
       const r = ctx.world.smc([FFA.RXTX_UNMAP, 1, 0, 0, 0xaa, 0xaa, 0xaa, 0xaa, 0xbb]);
       if (fixed) ctx.expect(r.isZero(4) && r.isZero(8), 'x0–x17 written back (x4, x8 = 0)');
+      else if (ctx.profile.has('smccc12-retval-smc64'))
+        ctx.expect(r.isZero(4) && r.x(8) === 0xbbn, 'v9: x0–x7 written, x8–x17 keep the SMC32 caller values');
       else ctx.expect(r.x(4) === 0xaan, 'x4–x17 keep the caller values');
     },
   ),

@@ -1,0 +1,39 @@
+/** `ffasim check [--profile P|all] [--with/--without] [--rule PREFIX] [--json]`: conformance rules, pass/fail. */
+import { type RuleResult, runCheck } from '../check/conformance.ts';
+import { PROFILES } from '../hyp/profiles.ts';
+import { profileFrom, writeOutput } from './main.ts';
+
+interface CheckOpts {
+  profile?: string;
+  with?: string[];
+  without?: string[];
+  rule?: string;
+  json?: boolean;
+}
+
+export function runCheckCommand(o: CheckOpts): number {
+  const names = o.profile === 'all' ? PROFILES.map((p) => p.name) : [o.profile ?? 'ffa-1.2'];
+  const filter = o.rule === undefined ? undefined : (id: string) => id.startsWith(o.rule!);
+  const results: RuleResult[] = [];
+  for (const name of names) results.push(...runCheck(profileFrom({ ...o, profile: name }), filter));
+  const passed = results.filter((r) => r.pass).length;
+  const failed = results.length - passed;
+  if (o.json) {
+    writeOutput(`${JSON.stringify({ passed, failed, results }, null, 1)}\n`, undefined);
+  } else {
+    const w = results.reduce((m, r) => Math.max(m, r.id.length), 0);
+    let s = '';
+    let last = '';
+    for (const r of results) {
+      if (r.profile !== last) {
+        s += `\n${r.profile}\n`;
+        last = r.profile;
+      }
+      s += `  ${r.pass ? 'pass' : 'FAIL'}  ${r.id.padEnd(w)}  ${r.pass ? r.observed : `expected ${r.expected}; observed ${r.observed}`}\n`;
+      if (!r.pass) s += `        ${r.statement} [${r.source}]\n`;
+    }
+    s += `\n${passed} passed, ${failed} failed\n`;
+    writeOutput(s, undefined);
+  }
+  return failed === 0 ? 0 : 1;
+}
