@@ -15,7 +15,8 @@ export function runCheckCommand(o: CheckOpts): number {
   const names = o.profile === 'all' ? PROFILES.map((p) => p.name) : [o.profile ?? 'ffa-1.2'];
   const filter = o.rule === undefined ? undefined : (id: string) => id.startsWith(o.rule!);
   const results: RuleResult[] = [];
-  for (const name of names) for (const r of runCheck(profileFrom({ ...o, profile: name }), filter)) results.push(r);
+  for (const name of names)
+    for (const r of runCheck(profileFrom({ ...o, profile: name }), filter)) results.push(r);
   const passed = results.filter((r) => r.pass).length;
   const failed = results.length - passed;
   if (o.json) {
