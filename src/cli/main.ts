@@ -9,6 +9,7 @@ import { createProfile, ProfileError } from '../hyp/profiles.ts';
 import { parseWorldConfig, type WorldConfig } from '../world/config.ts';
 import { runCheckCommand } from './check-cmd.ts';
 import { runDecodeCommand } from './decode-cmd.ts';
+import { runFuzzCommand } from './fuzz-cmd.ts';
 import { runProfilesCommand } from './profiles-cmd.ts';
 import { runReplayCommand } from './replay-cmd.ts';
 import { runRunCommand } from './run-cmd.ts';
@@ -146,6 +147,27 @@ export function buildProgram(): Command {
     .action((opts) => {
       process.exitCode = runCheckCommand(opts);
     });
+
+  profileOpts(
+    program
+      .command('fuzz')
+      .description(
+        'adversarial host call sequences with isolation invariants after every call (exit 1 on a finding)',
+      )
+      .option('--seed <n>', 'seed', '1')
+      .option('--runs <n>', 'number of sequences (default 2000 when --time is not given)')
+      .option('--time <sec>', 'stop after this many seconds')
+      .option(
+        '--spmc-quirks <names...>',
+        'SPMC misbehaviours: share-success64, version-ns32, features-extra, retrieve-short, retrieve-count, retrieve-emad',
+        collect,
+      )
+      .option('--ignore <invariants...>', 'invariants not to report (e.g. I3 where H16 is known)', collect)
+      .option('-o, --out <file>', 'replay file for a finding', 'fuzz-finding.jsonl')
+      .option('--json', 'JSON summary'),
+  ).action((opts) => {
+    process.exitCode = runFuzzCommand(opts);
+  });
 
   program
     .command('profiles')

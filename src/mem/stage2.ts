@@ -78,6 +78,8 @@ export class Stage2 {
   private readonly map: IntervalMap<Code>;
   private readonly pins = new Map<number, number>();
   trace: TraceSink | undefined;
+  /** Bumped on every state change: equal counters ⇒ no change in between (cheap I2 checks). */
+  changes = 0;
 
   constructor(o: Stage2Options) {
     this.pageSize = o.pageSize;
@@ -260,12 +262,14 @@ export class Stage2 {
   hypPin(pfn: number): number {
     const c = this.map.get(pfn);
     if (hostOf(c) !== 'SHARED_OWNED' || hypOf(c) !== 'SHARED_BORROWED') return EPERM;
+    this.changes++;
     this.pins.set(pfn, (this.pins.get(pfn) ?? 0) + 1);
     return 0;
   }
 
   /** `hyp_unpin_shared_mem` of one page. */
   hypUnpin(pfn: number): void {
+    this.changes++;
     const n = (this.pins.get(pfn) ?? 0) - 1;
     if (n <= 0) this.pins.delete(pfn);
     else this.pins.set(pfn, n);
@@ -309,6 +313,7 @@ export class Stage2 {
   }
 
   private updateRange(from: number, to: number, fn: (c: Code) => Code): void {
+    this.changes++;
     if (this.trace !== undefined) {
       const trace = this.trace;
       this.map.forEach(from, to, (s, e, c) => {

@@ -80,6 +80,8 @@ export class SPMC {
   private rxtx: { tx: number; rx: number; pages: number } | undefined;
   private rxFull = false;
   private readonly txs = new Map<bigint, Tx>();
+  /** Bumped whenever the set or content of transactions changes (lets invariant checks skip idle calls). */
+  txChanges = 0;
   private nextHandle = 1n;
   /** Pending hypervisor retrieve responses served through FRAG_RX. */
   private readonly responses = new Map<bigint, Uint8Array>();
@@ -590,6 +592,7 @@ export class SPMC {
           }
         }
         t.retrievedBy.push(id);
+        this.txChanges++;
         this.note(
           `partition 0x${id.toString(16)} retrieved handle 0x${handle.toString(16)}`,
           `sp:0x${id.toString(16)}`,
@@ -601,6 +604,7 @@ export class SPMC {
         const at = t?.retrievedBy.indexOf(id) ?? -1;
         if (t === undefined || at < 0) return { ok: false, error: 'INVALID_PARAMETERS' };
         t.retrievedBy.splice(at, 1);
+        this.txChanges++;
         return { ok: true };
       },
       read: (addr, len) => (inside(addr, len, false) ? mem.read(addr, len) : undefined),
@@ -646,6 +650,7 @@ export class SPMC {
       }
       t.handle = this.allocHandle();
       this.txs.set(t.handle, t);
+      this.txChanges++;
       const off = frag + (this.q.fragRxOffsetSkew ?? 0);
       return new RegisterFile()
         .setW(0, FFA.MEM_FRAG_RX)
@@ -658,6 +663,7 @@ export class SPMC {
     t.handle = this.allocHandle();
     t.complete = true;
     this.txs.set(t.handle, t);
+    this.txChanges++;
     return this.sendSuccess(t.handle);
   }
 
@@ -733,12 +739,15 @@ export class SPMC {
     if ((regs.w(4) & 0xffff) !== 0) return this.err('INVALID_PARAMETERS');
     if (len === 0 || len % 16 !== 0 || len > this.rxtx.pages * PAGE || t.received + len > t.total) {
       this.txs.delete(handle);
+      this.txChanges++;
       return this.err('INVALID_PARAMETERS');
     }
     if (++t.fragments > (this.o.maxFragments ?? 64)) {
       this.txs.delete(handle);
+      this.txChanges++;
       return this.err('NO_MEMORY');
     }
+    this.txChanges++;
     this.mem.readInto(this.rxtx.tx, t.buf.subarray(t.received, t.received + len));
     t.received += len;
     if (t.received < t.total) {
@@ -751,6 +760,7 @@ export class SPMC {
     const e = this.validate(t);
     if (e !== undefined) {
       this.txs.delete(handle);
+      this.txChanges++;
       return this.err(e);
     }
     t.complete = true;
@@ -843,6 +853,7 @@ export class SPMC {
         this.mem.fill(Number(c.address), c.pageCount * PAGE, 0);
     }
     this.txs.delete(handle);
+    this.txChanges++;
     this.responses.delete(handle);
     return this.success();
   }

@@ -27,6 +27,8 @@ export interface SPMCQuirksJSON {
   fragRxOffsetSkew?: number;
   partitionInfoSize?: number;
   partitionInfoCount?: number;
+  /** Patch a u32 at `offset` of the hypervisor retrieve response to `value`; `length` truncates it (H13, H14). */
+  retrievePatch?: { offset: number; value: number; length?: number };
 }
 
 export interface WorldConfig {
@@ -82,7 +84,7 @@ export function defaultWorldConfig(): WorldConfig {
     smcccVersion: '1.2',
     ram: [{ base: 0x8000_0000, size: 0x8000_0000, name: 'memblock0' }],
     nomap: [],
-    mmio: [{ base: 0x0900_0000, size: 0x1000, name: 'pl011' }],
+    mmio: [{ base: 0x0900_0000, size: 0x1_0000, name: 'pl011' }], // 64 KiB so it aligns with every page size
     guest: [{ base: 0xf000_0000, size: 0x10_0000, name: 'protected-vm' }],
     descBufConstituents: 2048,
     cpus: 2,
@@ -332,13 +334,28 @@ function parseSpmc(s: unknown, at: string, cfg: WorldConfig, err: (p: string, m:
           const n = readInt(v);
           if (n !== undefined && n <= 0xffff_ffff) out[k] = n;
           else err(p, 'must be a 32-bit integer');
+        } else if (k === 'retrievePatch') {
+          const o = isObj(v) ? v : undefined;
+          const offset = o ? readInt(o.offset) : undefined;
+          const value = o ? readInt(o.value) : undefined;
+          const length = o && 'length' in o ? readInt(o.length) : undefined;
+          if (
+            o === undefined ||
+            offset === undefined ||
+            offset > 0x10000 ||
+            value === undefined ||
+            value > 0xffff_ffff ||
+            ('length' in o && (length === undefined || length < 1 || length > 0x10000))
+          ) {
+            err(p, 'must be { offset: 0..65536, value: u32, length?: 1..65536 }');
+          } else out.retrievePatch = { offset, value, ...(length === undefined ? {} : { length }) };
         } else if (k === 'fragRxOffsetSkew') {
           if (typeof v === 'number' && Number.isSafeInteger(v)) out[k] = v;
           else err(p, 'must be an integer');
         } else {
           err(
             p,
-            'unknown quirk (known: shareSuccess64, versionNotSupported32, featuresRxtxExtraBits, fragRxOffsetSkew, partitionInfoSize, partitionInfoCount)',
+            'unknown quirk (known: shareSuccess64, versionNotSupported32, featuresRxtxExtraBits, fragRxOffsetSkew, partitionInfoSize, partitionInfoCount, retrievePatch)',
           );
         }
       }

@@ -56,6 +56,8 @@ export class World {
   private readonly hostPageLimit: number;
   /** Number of host SMCs issued so far. */
   calls = 0;
+  /** Number of SMCs the hyp issued to EL3 so far (the invariant checker uses it to tell rejected calls apart). */
+  el3Calls = 0;
 
   constructor(o: WorldOptions = {}) {
     const cfg = o.config ?? defaultWorldConfig();
@@ -104,7 +106,7 @@ export class World {
       mem: this.mem,
       version: parseVersion(cfg.spmc.version) ?? 0x10002,
       partitions,
-      quirks: { ...cfg.spmc.quirks, ...o.spmcQuirks },
+      quirks: { ...quirksFromJSON(cfg.spmc.quirks), ...o.spmcQuirks },
       versionLock: cfg.spmc.versionLock,
       rxtxMinSize: cfg.spmc.rxtxMinSize,
       rxtxMaxPages: cfg.spmc.rxtxMaxPages,
@@ -143,6 +145,7 @@ export class World {
 
   /** The hyp's SMC to EL3: a hop hyp → spmd and back. */
   private el3(regs: RegisterFile): RegisterFile {
+    this.el3Calls++;
     this.trace?.emit({ kind: 'hop', from: 'hyp', to: 'spmd', dir: 'call', regs: regs.toHex() });
     const out = this.spmd.smc(regs);
     this.trace?.emit({ kind: 'hop', from: 'spmd', to: 'hyp', dir: 'ret', regs: out.toHex() });
@@ -193,6 +196,22 @@ export class World {
 /** Builds a world. */
 export function createWorld(o: WorldOptions = {}): World {
   return new World(o);
+}
+
+/** The JSON quirks of the world file as SPMC quirks (`retrievePatch` becomes a retrieve-response mutator). */
+function quirksFromJSON(q: WorldConfig['spmc']['quirks']): SPMCQuirks {
+  const { retrievePatch, ...rest } = q;
+  if (retrievePatch === undefined) return rest;
+  return {
+    ...rest,
+    retrieveResponse: (desc) => {
+      const len = retrievePatch.length ?? desc.length;
+      const b = new Uint8Array(Math.max(len, retrievePatch.offset + 4));
+      b.set(desc.subarray(0, Math.min(desc.length, b.length)));
+      new DataView(b.buffer).setUint32(retrievePatch.offset, retrievePatch.value >>> 0, true);
+      return { bytes: b.subarray(0, len), totalLength: len, fragmentLength: Math.min(len, 4096) };
+    },
+  };
 }
 
 /** Memblock regions for Stage2: RAM split around NOMAP ranges. */

@@ -1,0 +1,114 @@
+/**
+ * `ffasim fuzz`: an adversarial campaign with invariants after every call. Exit 0 no finding, 1 finding (its
+ * shrunk replay file written to --out), 2 usage error.
+ */
+import { findingToReplay, fuzz } from '../check/fuzz.ts';
+import { defaultWorldConfig, type WorldConfig } from '../world/config.ts';
+import { loadWorld, profileFrom, UsageError, writeOutput } from './main.ts';
+
+interface FuzzOpts {
+  profile?: string;
+  with?: string[];
+  without?: string[];
+  world?: string;
+  seed: string;
+  runs?: string;
+  time?: string;
+  spmcQuirks?: string[];
+  ignore?: string[];
+  out: string;
+  json?: boolean;
+}
+
+/** Named SPMC misbehaviours (JSON-expressible, so a finding's replay file carries them). */
+export const QUIRK_PRESETS: Record<string, (q: WorldConfig['spmc']['quirks']) => void> = {
+  'share-success64': (q) => {
+    q.shareSuccess64 = true; // H20
+  },
+  'version-ns32': (q) => {
+    q.versionNotSupported32 = true; // H17
+  },
+  'features-extra': (q) => {
+    q.featuresRxtxExtraBits = 0x0001_0000; // H9
+  },
+  'retrieve-short': (q) => {
+    q.retrievePatch = { offset: 52, value: 90, length: 96 }; // H13 (a): composite header past len
+  },
+  'retrieve-count': (q) => {
+    q.retrievePatch = { offset: 84, value: 2 }; // H13 (b): addr_range_cnt past len
+  },
+  'retrieve-emad': (q) => {
+    q.retrievePatch = { offset: 32, value: 48, length: 50 }; // H14 reclaim: EMAD past fraglen
+  },
+};
+
+const INVARIANTS = ['I1', 'I2', 'I3', 'I4', 'I5', 'I6', 'I7'];
+
+export function runFuzzCommand(o: FuzzOpts): number {
+  const profile = profileFrom(o);
+  const config = loadWorld(o.world) ?? defaultWorldConfig();
+  for (const q of o.spmcQuirks ?? []) {
+    const apply = QUIRK_PRESETS[q];
+    if (apply === undefined)
+      throw new UsageError(`unknown SPMC quirk '${q}' (known: ${Object.keys(QUIRK_PRESETS).join(', ')})`);
+    apply(config.spmc.quirks);
+  }
+  for (const i of o.ignore ?? [])
+    if (!INVARIANTS.includes(i)) throw new UsageError(`unknown invariant '${i}' (I1–I7)`);
+  const seed = Number(o.seed);
+  if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffff_ffff)
+    throw new UsageError(`--seed must be an integer in 0..2^32-1`);
+  const runs = o.runs === undefined ? undefined : Number(o.runs);
+  if (runs !== undefined && (!Number.isSafeInteger(runs) || runs < 1))
+    throw new UsageError('--runs must be a positive integer');
+  const time = o.time === undefined ? undefined : Number(o.time);
+  if (time !== undefined && !(time > 0)) throw new UsageError('--time must be a positive number of seconds');
+  const tty = process.stderr.isTTY === true && o.json !== true;
+  const report = fuzz({
+    profile,
+    config,
+    seed,
+    ...(runs === undefined && time === undefined ? { runs: 2000 } : {}),
+    ...(runs === undefined ? {} : { runs }),
+    ...(time === undefined ? {} : { timeMs: time * 1000 }),
+    ...(o.ignore === undefined ? {} : { ignore: o.ignore }),
+    now: () => performance.now(),
+    ...(tty
+      ? {
+          progress: (smcs: number, ms: number) => {
+            const rate = ms > 0 ? Math.round((smcs * 1000) / ms) : 0;
+            process.stderr.write(`\r  ${smcs} host SMCs, ${(ms / 1000).toFixed(1)} s, ${rate} calls/s   `);
+          },
+        }
+      : {}),
+  });
+  if (tty) process.stderr.write('\n');
+  const rate = report.ms > 0 ? Math.round((report.smcs * 1000) / report.ms) : 0;
+  if (report.finding !== undefined) writeOutput(findingToReplay(report, profile, config), o.out);
+  if (o.json) {
+    writeOutput(
+      `${JSON.stringify({
+        profile: report.profile,
+        seed: report.seed,
+        runs: report.runs,
+        smcs: report.smcs,
+        ms: Math.round(report.ms),
+        callsPerSecond: rate,
+        finding:
+          report.finding === undefined
+            ? null
+            : { ...report.finding.violation, actions: report.finding.actions.length, replay: o.out },
+      })}\n`,
+      undefined,
+    );
+  } else {
+    let s = `fuzz ${report.profile} seed ${report.seed}: ${report.runs} sequences, ${report.smcs} host SMCs in ${(report.ms / 1000).toFixed(1)} s (${rate} calls/s, invariants after every call)\n`;
+    if (report.finding === undefined) s += 'no invariant violated\n';
+    else {
+      s += `FINDING ${report.finding.violation.invariant}: ${report.finding.violation.detail}\n`;
+      s += `  shrunk to ${report.finding.actions.length} action(s); replay written to ${o.out}\n`;
+    }
+    writeOutput(s, undefined);
+  }
+  return report.finding === undefined ? 0 : 1;
+}
