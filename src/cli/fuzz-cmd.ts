@@ -37,6 +37,12 @@ export const QUIRK_PRESETS: Record<string, (q: WorldConfig['spmc']['quirks']) =>
   'retrieve-count': (q) => {
     q.retrievePatch = { offset: 84, value: 2 }; // H13 (b): addr_range_cnt past len
   },
+  'frag-rx-long': (q) => {
+    q.fragRxLengthAdd = 4096; // FRAG_TX lengths beyond the mailbox: the reclaim loop copies them unchecked
+  },
+  'frag-rx-zero': (q) => {
+    q.fragRxLengthAdd = -65536; // zero-length fragments: the reclaim loop makes no progress
+  },
   'retrieve-emad': (q) => {
     q.retrievePatch = { offset: 32, value: 48, length: 50 }; // H14 reclaim: EMAD past fraglen
   },

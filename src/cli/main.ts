@@ -159,7 +159,7 @@ export function buildProgram(): Command {
       .option('--time <sec>', 'stop after this many seconds')
       .option(
         '--spmc-quirks <names...>',
-        'SPMC misbehaviours: share-success64, version-ns32, features-extra, retrieve-short, retrieve-count, retrieve-emad',
+        'SPMC misbehaviours: share-success64, version-ns32, features-extra, retrieve-short, retrieve-count, retrieve-emad, frag-rx-long, frag-rx-zero',
         collect,
       )
       .option('--ignore <invariants...>', 'invariants not to report (e.g. I3 where H16 is known)', collect)

@@ -27,6 +27,8 @@ export interface SPMCQuirksJSON {
   fragRxOffsetSkew?: number;
   partitionInfoSize?: number;
   partitionInfoCount?: number;
+  /** Added to every FRAG_TX fragment length the SPMC reports when serving FFA_MEM_FRAG_RX (negative: shorter). */
+  fragRxLengthAdd?: number;
   /** Patch a u32 at `offset` of the hypervisor retrieve response to `value`; `length` truncates it (H13, H14). */
   retrievePatch?: { offset: number; value: number; length?: number };
 }
@@ -349,13 +351,16 @@ function parseSpmc(s: unknown, at: string, cfg: WorldConfig, err: (p: string, m:
           ) {
             err(p, 'must be { offset: 0..65536, value: u32, length?: 1..65536 }');
           } else out.retrievePatch = { offset, value, ...(length === undefined ? {} : { length }) };
+        } else if (k === 'fragRxLengthAdd') {
+          if (typeof v === 'number' && Number.isSafeInteger(v) && Math.abs(v) <= 0x10000) out[k] = v;
+          else err(p, 'must be an integer in −65536..65536');
         } else if (k === 'fragRxOffsetSkew') {
           if (typeof v === 'number' && Number.isSafeInteger(v)) out[k] = v;
           else err(p, 'must be an integer');
         } else {
           err(
             p,
-            'unknown quirk (known: shareSuccess64, versionNotSupported32, featuresRxtxExtraBits, fragRxOffsetSkew, partitionInfoSize, partitionInfoCount, retrievePatch)',
+            'unknown quirk (known: shareSuccess64, versionNotSupported32, featuresRxtxExtraBits, fragRxOffsetSkew, partitionInfoSize, partitionInfoCount, retrievePatch, fragRxLengthAdd)',
           );
         }
       }

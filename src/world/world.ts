@@ -200,10 +200,14 @@ export function createWorld(o: WorldOptions = {}): World {
 
 /** The JSON quirks of the world file as SPMC quirks (`retrievePatch` becomes a retrieve-response mutator). */
 function quirksFromJSON(q: WorldConfig['spmc']['quirks']): SPMCQuirks {
-  const { retrievePatch, ...rest } = q;
-  if (retrievePatch === undefined) return rest;
+  const { retrievePatch, fragRxLengthAdd, ...rest } = q;
+  const base: SPMCQuirks =
+    fragRxLengthAdd === undefined
+      ? rest
+      : { ...rest, fragRxLength: (_off, natural) => Math.max(0, natural + fragRxLengthAdd) };
+  if (retrievePatch === undefined) return base;
   return {
-    ...rest,
+    ...base,
     retrieveResponse: (desc) => {
       const len = retrievePatch.length ?? desc.length;
       const b = new Uint8Array(Math.max(len, retrievePatch.offset + 4));
