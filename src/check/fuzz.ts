@@ -172,8 +172,9 @@ export class FuzzRun {
       profile,
       trace: false,
     });
-    this.pool = this.world.allocHostPages(POOL);
+    // The spare pages come first: selectors with an offset can reach just past the end of the pool.
     this.spare = this.world.allocHostPages(2);
+    this.pool = this.world.allocHostPages(POOL);
     this.st = initialCheckState(this.world);
   }
 
