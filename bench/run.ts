@@ -2,11 +2,13 @@
  * `npm run bench [-- NAME…]`: prints every benchmark as ns/op and ratios to its same-run floor.
  * Performance targets live here, never in timed unit tests.
  */
+import { benchFuzz } from './fuzz.ts';
 import { printResults } from './harness.ts';
 import { benchProxy } from './proxy.ts';
 import { benchRegfile } from './regfile.ts';
 
 const suites: Record<string, () => void> = {
+  fuzz: benchFuzz,
   proxy: () =>
     printResults(
       'Proxy: ns per operation, ratio to the same-run floor (4 hops of register copies)',
