@@ -9,9 +9,9 @@ import { FFA, FFA_FUNCTIONS, ffaName } from '../ffa/ids.ts';
 import { PROFILES, type Profile } from '../hyp/profiles.ts';
 import { BUG_SCENARIOS } from '../scenario/builtin/bugs.ts';
 import { runScenario } from '../scenario/scenario.ts';
-import { RegisterFile } from '../smccc/regs.ts';
 import { defaultWorldConfig, type WorldConfig } from '../world/config.ts';
 import { createWorld, type World } from '../world/world.ts';
+import { disposition, resultLabel as errName, ready } from './observe.ts';
 
 export interface Rule {
   id: string;
@@ -45,49 +45,6 @@ function world(profile: Profile, cfg?: (c: WorldConfig) => void): World {
   const config = defaultWorldConfig();
   cfg?.(config);
   return createWorld({ config, profile, trace: true });
-}
-
-function ready(w: World): void {
-  w.host.negotiate();
-  w.host.rxtxMap();
-}
-
-const errName = (r: RegisterFile): string => {
-  if (r.w(0) === FFA.ERROR) {
-    const n = [
-      '',
-      'NOT_SUPPORTED',
-      'INVALID_PARAMETERS',
-      'NO_MEMORY',
-      'BUSY',
-      'INTERRUPTED',
-      'DENIED',
-      'RETRY',
-      'ABORTED',
-    ];
-    return n[-(r.w(2) | 0)] ?? `error(${r.w(2) | 0})`;
-  }
-  if (r.x(0) === 0xffff_ffff_ffff_ffffn) return 'NOT_SUPPORTED(x0)';
-  return ffaName(r.w(0));
-};
-
-/** F / H / NS for one function ID after negotiation (proxy-behaviour.md §2 legend). */
-function disposition(w: World, fid: number): string {
-  const regs = RegisterFile.of([fid, 0, 0, 0, 0, 0, 0x5a5a, 0x5a5a]);
-  const before = w.trace?.events.length ?? 0;
-  const out = w.smc(regs);
-  const evs = (w.trace?.events ?? []).slice(before);
-  const hex = regs.toHex().join();
-  if (
-    evs.some(
-      (e) =>
-        e.kind === 'hop' && e.from === 'hyp' && e.to === 'spmd' && e.dir === 'call' && e.regs.join() === hex,
-    )
-  )
-    return 'F';
-  const sent = evs.some((e) => e.kind === 'hop' && e.from === 'hyp' && e.to === 'spmd');
-  if (!sent && out.w(0) === FFA.ERROR && (out.w(2) | 0) === -1) return 'NS';
-  return 'H';
 }
 
 // Spec tables (proxy-behaviour.md §2 "Deny-list contents" and the behaviour matrix), independent of src/hyp.

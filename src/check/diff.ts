@@ -10,6 +10,7 @@ import { RegisterFile } from '../smccc/regs.ts';
 import type { TraceEvent } from '../trace/events.ts';
 import { defaultWorldConfig, type WorldConfig } from '../world/config.ts';
 import { createWorld, type World, type WorldOptions } from '../world/world.ts';
+import { disposition, resultLabel as outcome, outcomeOf, ready } from './observe.ts';
 
 /** One behaviour probe. */
 export interface Probe {
@@ -32,61 +33,6 @@ export interface DiffRow {
   b: string;
   /** Changes in exactly one of the two profiles that this probe observes. */
   changes: string[];
-}
-
-/** Registers after a host SMC, summarised: x0 name/code plus what else came back. */
-function outcome(out: RegisterFile): string {
-  const w0 = out.w(0);
-  if (w0 === FFA.ERROR) return `FFA_ERROR ${errName(out.w(2))}`;
-  if (out.x(0) === 0xffff_ffff_ffff_ffffn) return 'NOT_SUPPORTED (x0 = -1)';
-  return ffaName(w0);
-}
-
-function errName(w2: number): string {
-  const names = [
-    '',
-    'NOT_SUPPORTED',
-    'INVALID_PARAMETERS',
-    'NO_MEMORY',
-    'BUSY',
-    'INTERRUPTED',
-    'DENIED',
-    'RETRY',
-    'ABORTED',
-    'NO_DATA',
-    'NOT_READY',
-  ];
-  return names[-(w2 | 0)] ?? String(w2 | 0);
-}
-
-/** Outcome plus where it came from: the hyp alone, or after an SMC to the SPMC. */
-function outcomeOf(w: World, regs: readonly (number | bigint)[]): string {
-  const before = w.trace?.events.length ?? 0;
-  const out = w.smc(regs);
-  const sent = (w.trace?.events ?? [])
-    .slice(before)
-    .some((e) => e.kind === 'hop' && e.from === 'hyp' && e.to === 'spmd');
-  return `${outcome(out)} (${sent ? 'after the SPMC' : 'from the hyp'})`;
-}
-
-/** Disposition of one host call: forwarded as is, handled, or rejected by the hyp. */
-function disposition(w: World, regs: RegisterFile): string {
-  const before = w.trace?.events.length ?? 0;
-  const out = w.smc(regs);
-  const evs = (w.trace?.events ?? []).slice(before);
-  const hex = regs.toHex();
-  const forwarded = evs.some(
-    (e) =>
-      e.kind === 'hop' &&
-      e.from === 'hyp' &&
-      e.to === 'spmd' &&
-      e.dir === 'call' &&
-      e.regs.join() === hex.join(),
-  );
-  if (forwarded) return 'forwarded';
-  const sent = evs.some((e) => e.kind === 'hop' && e.from === 'hyp' && e.to === 'spmd');
-  if (!sent && out.w(0) === FFA.ERROR) return `rejected: ${errName(out.w(2))}`;
-  return `handled: ${outcome(out)}`;
 }
 
 function rules(evs: readonly TraceEvent[]): string[] {
@@ -114,11 +60,6 @@ function writeShare(
   v.setUint32(104, o.pages, true);
   w.mem.write(tx, b);
   return 112;
-}
-
-function ready(w: World): void {
-  w.host.negotiate();
-  w.host.rxtxMap();
 }
 
 /** The changes that can alter how one function ID is dispatched (proxy-behaviour.md §2 and the matrix). */
@@ -152,7 +93,7 @@ export function probes(): Probe[] {
         id: `fid/${ffaName(id)}`,
         what: `${ffaName(id)} (0x${id.toString(16)}) after negotiation`,
         changes: fidChanges(id),
-        run: (w) => disposition(w, RegisterFile.of([id, 0, 0, 0, 0, 0, 0x5a, 0x5a])),
+        run: (w) => disposition(w, id),
       });
     }
   }
@@ -162,7 +103,7 @@ export function probes(): Probe[] {
       what: 'FFA_ID_GET before any FFA_VERSION',
       changes: ['version-trap'],
       setup: false,
-      run: (w) => disposition(w, RegisterFile.of([FFA.ID_GET])),
+      run: (w) => outcomeOf(w, [FFA.ID_GET]),
     },
     {
       id: 'version/host-version',
@@ -171,7 +112,7 @@ export function probes(): Probe[] {
       setup: false,
       run: (w) => {
         const r = w.smc([FFA.VERSION, 0x10002]);
-        return `${disposition(w, RegisterFile.of([FFA.VERSION, 0x10002])).split(':')[0]} → 0x${r.w(0).toString(16)}`;
+        return `${disposition(w, FFA.VERSION)} → 0x${r.w(0).toString(16)}`;
       },
     },
     {

@@ -11,7 +11,7 @@
  * twins and unknown FF-A-range IDs.
  */
 import fc from 'fast-check';
-import { buildMemTransaction, memTransaction } from '../ffa/desc/index.ts';
+import { buildMemTransaction, decoyEmadShare, memTransaction } from '../ffa/desc/index.ts';
 import type { DescVersion } from '../ffa/desc/types.ts';
 import { FFA } from '../ffa/ids.ts';
 import { PROFILES, type Profile } from '../hyp/profiles.ts';
@@ -269,35 +269,9 @@ export class FuzzRun {
         });
         return this.send(buildMemTransaction(tx), (tx.emads[0]?.compositeOffset ?? 0) + 16, false, true, 0);
       }
-      case 'decoy': {
-        // bug-history.md H14 layout (v1.1 offsets): ep_mem_offset 64, decoy EMAD at 48 → composite A at 112 (decoy
-        // constituent), real EMAD at 64 → composite B at 80 (real constituent).
-        const b = new Uint8Array(144);
-        const v = new DataView(b.buffer);
-        v.setUint16(2, 0x2f, true);
-        v.setUint32(24, 16, true);
-        v.setUint32(28, 1, true);
-        v.setUint32(32, 64, true);
-        for (const [at, comp] of [
-          [48, 112],
-          [64, 80],
-        ] as const) {
-          v.setUint16(at, 0x8001, true);
-          v.setUint8(at + 2, 2);
-          v.setUint32(at + 4, comp, true);
-        }
-        for (const [comp, sel] of [
-          [80, a.real],
-          [112, a.decoy],
-        ] as const) {
-          v.setUint32(comp, 1, true);
-          v.setUint32(comp + 4, 1, true);
-          v.setBigUint64(comp + 16, this.addr(sel), true);
-          v.setUint32(comp + 24, 1, true);
-        }
-        this.writeTx(b);
+      case 'decoy':
+        this.writeTx(decoyEmadShare(this.addr(a.real), this.addr(a.decoy)));
         return this.smc([FFA.MEM_SHARE64, 144, 144]).v;
-      }
       case 'share': {
         const cs = a.sels.map((s) => ({ address: this.addr(s), pageCount: s.pages }));
         const tx = memTransaction({

@@ -58,6 +58,14 @@ interface Tx {
   retrievedBy: number[];
 }
 
+/** The version that introduced this ID in this convention (SMC64 forms of some IDs came later, abi.md §2). */
+function introducedIn(
+  hit: { fn: { since: FfaMinor; since64?: FfaMinor }; smc64: boolean } | undefined,
+): FfaMinor {
+  if (hit === undefined) return '1.3';
+  return hit.smc64 && hit.fn.since64 !== undefined ? hit.fn.since64 : hit.fn.since;
+}
+
 const minorName = (v: VersionWord): FfaMinor =>
   (['1.0', '1.1', '1.2', '1.3'][Math.min(versionMinor(v), 3)] ?? '1.0') as FfaMinor;
 
@@ -181,7 +189,7 @@ export class SPMC {
     }
     const ns = this.ns ?? this.version;
     // IDs newer than the caller's version, or SMC64 forms introduced later, do not exist for it (abi.md §2).
-    const since = hit.smc64 && hit.fn.since64 !== undefined ? hit.fn.since64 : hit.fn.since;
+    const since = introducedIn(hit);
     if (since > minorName(ns) && fid !== FFA.VERSION) return this.err('NOT_SUPPORTED');
     switch (fid) {
       case FFA.VERSION:
@@ -304,7 +312,7 @@ export class SPMC {
     }
     if (!this.implemented(id)) return this.err('NOT_SUPPORTED');
     const hit = ffaFunctionById(id);
-    const since = hit?.smc64 && hit.fn.since64 !== undefined ? hit.fn.since64 : (hit?.fn.since ?? '1.3');
+    const since = introducedIn(hit);
     if (since > minorName(ns)) return this.err('NOT_SUPPORTED');
     if (id === FFA.RXTX_MAP || id === FFA.RXTX_MAP64) {
       let w2 = this.o.rxtxMinSize ?? 0;

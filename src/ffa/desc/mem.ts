@@ -176,6 +176,17 @@ export function parseMemWith(
     emadSize = num(h.ep_mem_size);
     emadOffset = num(h.ep_mem_offset);
   }
+  const header = (emads: EMAD[]): MemTransaction => ({
+    version,
+    sender: num(h.sender),
+    attributes: num(h.attributes),
+    flags: num(h.flags),
+    handle: big(h.handle),
+    tag: big(h.tag),
+    emadSize,
+    emadOffset,
+    emads,
+  });
   const at = (offset: number, field: string, size?: number) => ({
     kind: 'bytes' as const,
     offset,
@@ -193,17 +204,7 @@ export function parseMemWith(
         '0',
       );
     }
-    return ok({
-      version,
-      sender: num(h.sender),
-      attributes: num(h.attributes),
-      flags: num(h.flags),
-      handle: big(h.handle),
-      tag: big(h.tag),
-      emadSize,
-      emadOffset,
-      emads: [],
-    });
+    return ok(header([]));
   }
   if (version !== '1.0') {
     // HF accepts 16-byte EMADs from a 1.2 layout; a 32-byte EMAD in a 1.1 layout is rejected (abi.md §9.2).
@@ -263,17 +264,7 @@ export function parseMemWith(
       ...(emadSize === 32 ? { impdef: e.impdef as Uint8Array } : {}),
     });
   }
-  const tx: MemTransaction = {
-    version,
-    sender: num(h.sender),
-    attributes: num(h.attributes),
-    flags: num(h.flags),
-    handle: big(h.handle),
-    tag: big(h.tag),
-    emadSize,
-    emadOffset,
-    emads,
-  };
+  const tx = header(emads);
   if (c.strict && version !== '1.0' && (tx.attributes & 0xff80) !== 0) {
     return fail(
       'DESC_MBZ_NONZERO',

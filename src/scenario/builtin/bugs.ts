@@ -3,6 +3,7 @@
  * bug there; run it with the fixing change present (the next profile, or `--with ID`) to see the fix. The
  * expectations follow the profile, so both runs pass: the trace is what differs.
  */
+import { decoyEmadShare } from '../../ffa/desc/index.ts';
 import { FFA } from '../../ffa/ids.ts';
 import { RegisterFile } from '../../smccc/regs.ts';
 import type { World } from '../../world/world.ts';
@@ -338,29 +339,7 @@ export const BUG_SCENARIOS: readonly Scenario[] = [
       if (!setup(ctx)) return;
       const w = ctx.world;
       const Y = w.allocHostPages(1);
-      const b = new Uint8Array(144);
-      const v = new DataView(b.buffer);
-      v.setUint16(2, 0x2f, true);
-      v.setUint32(24, 16, true);
-      v.setUint32(28, 1, true);
-      v.setUint32(32, 64, true);
-      for (const [at, comp] of [
-        [48, 112],
-        [64, 80],
-      ] as const) {
-        v.setUint16(at, TRUSTY, true);
-        v.setUint8(at + 2, 2);
-        v.setUint32(at + 4, comp, true);
-      }
-      for (const [comp, page] of [
-        [80, GUEST_PAGE],
-        [112, Y],
-      ] as const) {
-        v.setUint32(comp, 1, true);
-        v.setUint32(comp + 4, 1, true);
-        v.setBigUint64(comp + 16, BigInt(page), true);
-        v.setUint32(comp + 24, 1, true);
-      }
+      const b = decoyEmadShare(BigInt(GUEST_PAGE), BigInt(Y));
       w.mem.write(w.host.tx, b);
       const r = w.smc([FFA.MEM_SHARE64, 144, 144]);
       const spmcHoldsGuest = w.spmc
