@@ -31,20 +31,31 @@ export interface CallField {
   readonly count?: number;
 }
 
-const w = (name: string, reg: number, lo = 0, width = 32): CallField => ({ name, kind: 'w', reg, lo, width });
-const xw = (name: string, reg: number): CallField => ({ name, kind: 'xw', reg });
-const handle = (reg: number): CallField => ({ name: 'handle', kind: 'handle', reg });
-const uuid4 = (reg: number): CallField => ({ name: 'uuid', kind: 'uuid4', reg });
-const uuid2 = (reg: number): CallField => ({ name: 'uuid', kind: 'uuid2', reg });
-const payload = (reg: number, count: number): CallField => ({ name: 'payload', kind: 'payload', reg, count });
+const w = <N extends string>(name: N, reg: number, lo = 0, width = 32) => ({
+  name,
+  kind: 'w' as const,
+  reg,
+  lo,
+  width,
+});
+const xw = <N extends string>(name: N, reg: number) => ({ name, kind: 'xw' as const, reg });
+const handle = (reg: number) => ({ name: 'handle' as const, kind: 'handle' as const, reg });
+const uuid4 = (reg: number) => ({ name: 'uuid' as const, kind: 'uuid4' as const, reg });
+const uuid2 = (reg: number) => ({ name: 'uuid' as const, kind: 'uuid2' as const, reg });
+const payload = (reg: number, count: number) => ({
+  name: 'payload' as const,
+  kind: 'payload' as const,
+  reg,
+  count,
+});
 
-const memSend = [w('totalLength', 1), w('fragmentLength', 2), xw('address', 3), w('pageCount', 4)];
+const memSend = [w('totalLength', 1), w('fragmentLength', 2), xw('address', 3), w('pageCount', 4)] as const;
 
 /**
  * Argument layout of every FF-A call (abi.md §2 table and the per-call sections). Reserved bits are everything
  * not listed here.
  */
-export const CALL_SPECS: Readonly<Record<string, readonly CallField[]>> = {
+export const CALL_SPECS = {
   FFA_ERROR: [w('targetInfo', 1), w('code', 2), w('errorArgument', 3)],
   FFA_SUCCESS: [w('targetInfo', 1), payload(2, 6)],
   FFA_INTERRUPT: [w('targetInfo', 1), w('interruptId', 2)],
@@ -109,20 +120,45 @@ export const CALL_SPECS: Readonly<Record<string, readonly CallField[]>> = {
   FFA_EL3_INTR_HANDLE: [],
   FFA_MSG_SEND_DIRECT_REQ2: [w('receiver', 1, 0, 16), w('sender', 1, 16, 16), uuid2(2), payload(4, 14)],
   FFA_MSG_SEND_DIRECT_RESP2: [w('receiver', 1, 0, 16), w('sender', 1, 16, 16), payload(4, 14)],
+} as const satisfies Readonly<Record<string, readonly CallField[]>>;
+
+/** The TypeScript type of a field's value, by kind. */
+type FieldValue<K> = K extends 'w'
+  ? number
+  : K extends 'uuid4' | 'uuid2'
+    ? string
+    : K extends 'payload'
+      ? bigint[]
+      : bigint;
+type ArgsOf<F extends readonly { name: string; kind: FieldKind }[]> = {
+  [E in F[number] as E['name']]: FieldValue<E['kind']>;
 };
 
-/** A decoded call: the spec name, the exact w0, the convention and the named fields. */
-export interface FfaCall {
-  readonly name: string;
-  readonly fid: number;
-  readonly smc64: boolean;
-  /** Named arguments: numbers for bit fields, bigints for x-registers and handles, UUID text, payload arrays. */
-  readonly args: Readonly<Record<string, number | bigint | string | bigint[]>>;
-}
+/** Spec names of every call this module types. */
+export type FfaCallName = keyof typeof CALL_SPECS;
+
+/**
+ * A decoded call: a discriminated union on `name` (spec names verbatim), each variant with its typed, named
+ * arguments — numbers for bit fields, bigints for x-registers and handles, UUID text, payload arrays — plus the
+ * exact w0 and the convention.
+ */
+export type FfaCall = {
+  [N in FfaCallName]: {
+    readonly name: N;
+    readonly fid: number;
+    readonly smc64: boolean;
+    readonly args: Readonly<ArgsOf<(typeof CALL_SPECS)[N]>>;
+  };
+}[FfaCallName];
+
+/** Arguments of one call variant. */
+export type FfaCallArgs<N extends FfaCallName> = Extract<FfaCall, { name: N }>['args'];
+
+type AnyArgs = Readonly<Record<string, number | bigint | string | bigint[]>>;
 
 /** Fields of a call whose layout is fixed by the convention (CONSOLE_LOG payload length). */
 function fieldsFor(name: string, smc64: boolean): readonly CallField[] {
-  const spec = CALL_SPECS[name] ?? [];
+  const spec = (CALL_SPECS as Readonly<Record<string, readonly CallField[]>>)[name] ?? [];
   if (name === 'FFA_CONSOLE_LOG' && !smc64) return [w('count', 1, 0, 8), payload(2, 6)];
   if (name === 'FFA_SUCCESS' && smc64) return [w('targetInfo', 1), payload(2, 16)];
   return spec;
@@ -287,7 +323,8 @@ export function decodeCall(regs: RegisterFile, opts: { strict?: boolean } = {}):
       }
     }
   }
-  return ok({ name: hit.fn.name, fid: w0, smc64, args });
+  // The table row named hit.fn.name defines exactly these fields, so the variant matches.
+  return ok({ name: hit.fn.name, fid: w0, smc64, args } as unknown as FfaCall);
 }
 
 /**
@@ -300,8 +337,9 @@ export function encodeCall(call: FfaCall): RegisterFile {
   const id = call.smc64 ? f.id64 : f.id32;
   if (id === undefined) throw new RangeError(`${call.name} has no ${call.smc64 ? 'SMC64' : 'SMC32'} form`);
   const r = new RegisterFile().setW(0, call.fid !== 0 && (call.fid & ~0x10000) === id ? call.fid : id);
+  const callArgs = call.args as AnyArgs;
   for (const fl of fieldsFor(call.name, call.smc64)) {
-    const v = call.args[fl.name];
+    const v = callArgs[fl.name];
     if (v === undefined) throw new RangeError(`${call.name}: missing field ${fl.name}`);
     switch (fl.kind) {
       case 'w': {
@@ -359,11 +397,11 @@ export function encodeCall(call: FfaCall): RegisterFile {
 }
 
 /** A call built from a name and fields, defaults 0 (for tests, scenarios and the fuzzer). */
-export function makeCall(
-  name: string,
-  args: Record<string, number | bigint | string | bigint[]> = {},
+export function makeCall<N extends FfaCallName>(
+  name: N,
+  args: Partial<FfaCallArgs<N>> = {},
   smc64 = false,
-): FfaCall {
+): Extract<FfaCall, { name: N }> {
   const f = FFA_FUNCTIONS.find((x) => x.name === name);
   if (f === undefined) throw new RangeError(`unknown FF-A call ${name}`);
   const id = (smc64 ? f.id64 : f.id32) ?? f.id64 ?? f.id32 ?? 0;
@@ -377,9 +415,9 @@ export function makeCall(
           : fl.kind === 'uuid4' || fl.kind === 'uuid2'
             ? '00000000-0000-0000-0000-000000000000'
             : 0n;
-    full[fl.name] = args[fl.name] ?? dflt;
+    full[fl.name] = (args as AnyArgs)[fl.name] ?? dflt;
   }
-  return { name, fid: id, smc64: isSmc64(id), args: full };
+  return { name, fid: id, smc64: isSmc64(id), args: full } as unknown as Extract<FfaCall, { name: N }>;
 }
 
 // =============================================================================================

@@ -305,6 +305,23 @@ describe('typed calls: known vectors', () => {
     expect(missing).toEqual([]);
   });
 
+  it('the union narrows on name to typed arguments (checked by tsc)', () => {
+    const d = decodeCall(RegisterFile.of([0xc4000073, 112, 96, 0, 0]));
+    if (!d.ok || d.value.name !== 'FFA_MEM_SHARE') throw new Error('expected FFA_MEM_SHARE');
+    const total: number = d.value.args.totalLength;
+    const address: bigint = d.value.args.address;
+    // @ts-expect-error totalLength is a number, not a string
+    const wrong: string = d.value.args.totalLength;
+    expect([total, address, typeof wrong]).toEqual([112, 0n, 'number']);
+    const r2 = decodeCall(RegisterFile.of([0xc400008d, 0x8001, 1, 2]));
+    if (r2.ok && r2.value.name === 'FFA_MSG_SEND_DIRECT_REQ2') {
+      const uuid: string = r2.value.args.uuid;
+      const payload: bigint[] = r2.value.args.payload;
+      expect(typeof uuid).toBe('string');
+      expect(payload).toHaveLength(14);
+    }
+  });
+
   it('makeCall fills defaults', () => {
     const c = makeCall('FFA_MEM_RECLAIM', { handle: 5n });
     expect(encodeCall(c).toHex().slice(0, 4)).toEqual([
