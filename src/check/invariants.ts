@@ -166,3 +166,30 @@ export function checkReclaimable(
   }
   return undefined;
 }
+
+/**
+ * Attaches the per-call invariant checks (I1–I6) to a world: after every host SMC a `check` trace event with id
+ * `invariants` (pass) or the violated invariant's id (fail). Returns the violations seen.
+ */
+export function watchInvariants(w: World): Violation[] {
+  const st = initialCheckState(w);
+  const seen: Violation[] = [];
+  w.observers.push({
+    before: (regs) => ({
+      regs: regs.clone(),
+      changes: w.stage2.changes,
+      fingerprint: w.stage2.fingerprint(),
+    }),
+    after: (out, token) => {
+      const t = token as { regs: RegisterFile; changes: number; fingerprint: string };
+      const v = checkCall(w, st, t, t.regs, out);
+      if (v !== undefined) seen.push(v);
+      w.trace?.emit(
+        v === undefined
+          ? { kind: 'check', id: 'invariants', verdict: 'pass', detail: 'I1–I6 hold' }
+          : { kind: 'check', id: v.invariant, verdict: 'fail', detail: v.detail },
+      );
+    },
+  });
+  return seen;
+}

@@ -2,6 +2,7 @@
 
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { watchInvariants } from '../check/invariants.ts';
 import { BUILTIN_SCENARIOS, builtinScenario } from '../scenario/builtin/index.ts';
 import { replayScenario } from '../scenario/replay.ts';
 import { type RunResult, runScenario, type Scenario } from '../scenario/scenario.ts';
@@ -68,7 +69,14 @@ export async function runRunCommand(names: string[], o: RunOpts): Promise<number
     const s = await resolveScenario(name);
     const profile =
       explicitProfile || s.profile === undefined ? profileFrom(o) : profileFrom({ ...o, profile: s.profile });
-    const r = runScenario(s, { profile, ...(config ? { config: structuredClone(config) } : {}), seed });
+    const r = runScenario(s, {
+      profile,
+      ...(config ? { config: structuredClone(config) } : {}),
+      seed,
+      prepare: (w) => {
+        watchInvariants(w);
+      },
+    });
     if (r.failures.length > 0) failed = true;
     out += render(r, o);
   }
@@ -109,7 +117,8 @@ function render(r: RunResult, o: RunOpts): string {
       const held = r.expectations.filter((x) => x.held).length;
       const summary =
         `\n${r.scenario.name}: ${held}/${r.expectations.length} expectations held, ${r.world.calls} host SMCs, ` +
-        `${events.filter((e) => e.kind === 'hop').length} hops, ${events.filter((e) => e.kind === 'pages').length} page-state changes` +
+        `${events.filter((e) => e.kind === 'hop').length} hops, ${events.filter((e) => e.kind === 'pages').length} page-state changes, ` +
+        `${events.filter((e) => e.kind === 'check' && e.id !== 'expect' && e.verdict === 'fail').length} invariant violation(s)` +
         (r.failures.length > 0 ? `\nFAILED:\n${r.failures.map((f) => `  - ${f}`).join('\n')}` : '') +
         '\n';
       return head + toText(events, { color, explain: o.explain === true, regs: o.regs === true }) + summary;

@@ -45,6 +45,8 @@ export interface RunOptions {
   config?: WorldConfig;
   seed?: number;
   trace?: boolean;
+  /** Called with the fresh world before the scenario runs (the CLI attaches the invariant checks here). */
+  prepare?: (world: World) => void;
 }
 
 export interface RunResult {
@@ -64,6 +66,7 @@ export function runScenario(s: Scenario, o: RunOptions = {}): RunResult {
   const config = o.config ?? defaultWorldConfig();
   s.world?.(config);
   const world = createWorld({ ...(s.options?.() ?? {}), config, profile, trace: o.trace ?? true });
+  o.prepare?.(world);
   const seed = o.seed ?? 1;
   const res: RunResult = { scenario: s, world, profile, seed, expectations: [], failures: [] };
   const ctx: ScenarioContext = {

@@ -99,6 +99,7 @@ export function toText(events: readonly TraceEvent[], o: TextOptions = {}): stri
         );
         break;
       case 'check':
+        if (e.id === 'invariants' && e.verdict === 'pass') break; // shown only when an invariant breaks
         lines.push(
           `${pad}${e.verdict === 'pass' ? c('green', '✓') : c('red', '✗')} ${e.id === 'expect' ? '' : `${e.id} `}${e.detail}`,
         );

@@ -38,6 +38,12 @@ export interface WorldOptions {
   skipInit?: boolean;
 }
 
+/** Sees every host SMC: `before` gets the call (its return value is passed to `after`), `after` the result. */
+export interface HostCallObserver {
+  before(regs: RegisterFile): unknown;
+  after(out: RegisterFile, token: unknown): void;
+}
+
 /** A modelled machine. Create with {@link createWorld}. */
 export class World {
   readonly config: WorldConfig;
@@ -58,6 +64,8 @@ export class World {
   calls = 0;
   /** Number of SMCs the hyp issued to EL3 so far (the invariant checker uses it to tell rejected calls apart). */
   el3Calls = 0;
+  /** Observers of every host SMC (the CLI attaches the invariant checker here; src/check sits above world). */
+  readonly observers: HostCallObserver[] = [];
 
   constructor(o: WorldOptions = {}) {
     const cfg = o.config ?? defaultWorldConfig();
@@ -165,6 +173,7 @@ export class World {
       this.trace.cpu = cpu;
       this.trace.emit({ kind: 'hop', from: 'host', to: 'hyp', dir: 'call', regs: host.toHex() });
     }
+    const tokens = this.observers.map((o) => o.before(host));
     if (this.init.kind === 'failed') {
       // pKVM did not initialise: the modelled firmware interface is absent (SMCCC NOT_SUPPORTED).
       host.clear().setX(0, -1n);
@@ -172,6 +181,9 @@ export class World {
       this.hyp.handleHostSmc(host);
     }
     this.trace?.emit({ kind: 'hop', from: 'hyp', to: 'host', dir: 'ret', regs: host.toHex() });
+    this.observers.forEach((o, i) => {
+      o.after(host, tokens[i]);
+    });
     return host;
   }
 
