@@ -74,6 +74,8 @@ type RetvalMode = 'x0-x3' | 'smc64' | 'all';
 type Handler = (host: RegisterFile, fid: number) => void;
 
 const SUCCESS = FFA.SUCCESS;
+/** 2^52: above every modelled address. */
+const HUGE = 1n << 52n;
 const PAGE_4K = 4096;
 /** Canary for stale EL2 stack words: hyp-VA-looking values, distinct per register (bug-history.md H16). */
 const CANARY_HI = 0xffff8000;
@@ -878,7 +880,6 @@ export class FfaProxy {
   private shareRanges(
     ranges: readonly { address: bigint; pageCount: number }[],
   ): { ok: true } | { ok: false; index: number; why: string; change: string } {
-    const ps = BigInt(this.pageSize);
     const rv = { rangeValidation: this.profile.has('range-validation') };
     const aligned = this.profile.has('page-aligned-ranges');
     let i = 0;
@@ -887,9 +888,10 @@ export class FfaProxy {
     for (; i < ranges.length; i++) {
       const r = ranges[i]!;
       const sz = BigInt(r.pageCount) * 4096n;
-      if ((aligned ? (sz | r.address) % ps : sz % ps) !== 0n) {
-        why = aligned && sz % ps === 0n ? 'address not page-aligned' : 'size not a multiple of PAGE_SIZE';
-        change = aligned && sz % ps === 0n ? 'page-aligned-ranges' : 'base';
+      if (!this.rangeAligned(r.address, r.pageCount, aligned)) {
+        const sizeOk = (r.pageCount * 4096) % this.pageSize === 0;
+        why = aligned && sizeOk ? 'address not page-aligned' : 'size not a multiple of PAGE_SIZE';
+        change = aligned && sizeOk ? 'page-aligned-ranges' : 'base';
         break;
       }
       const err = this.hostShareFfa(r.address, sz, rv);
@@ -913,15 +915,13 @@ export class FfaProxy {
     ok: boolean;
     index: number;
   } {
-    const ps = BigInt(this.pageSize);
     const rv = { rangeValidation: this.profile.has('range-validation') };
     const aligned = this.profile.has('page-aligned-ranges');
     let i = 0;
     for (; i < ranges.length; i++) {
       const r = ranges[i]!;
-      const sz = BigInt(r.pageCount) * 4096n;
-      if ((aligned ? (sz | r.address) % ps : sz % ps) !== 0n) break;
-      if (this.hostUnshareFfa(r.address, sz, rv) !== 0) break;
+      if (!this.rangeAligned(r.address, r.pageCount, aligned)) break;
+      if (this.hostUnshareFfa(r.address, BigInt(r.pageCount) * 4096n, rv) !== 0) break;
     }
     if (i < ranges.length) {
       for (let j = 0; j < i; j++) {
@@ -933,6 +933,15 @@ export class FfaProxy {
     return { ok: true, index: i };
   }
 
+  /**
+   * The loop's size test `PAGE_ALIGNED(sz)`, or `PAGE_ALIGNED(sz | address)` with page-aligned-ranges (§7.1, H15).
+   * Page sizes are powers of two, so the low bits of the address's low word decide its alignment.
+   */
+  private rangeAligned(address: bigint, pageCount: number, withAddress: boolean): boolean {
+    if ((pageCount * 4096) % this.pageSize !== 0) return false;
+    return !withAddress || (Number(address & 0xffffn) & (this.pageSize - 1)) === 0;
+  }
+
   private outOfIpa(address: bigint, sz: bigint): boolean {
     const ps = BigInt(this.pageSize);
     const pfn = address / ps;
@@ -941,23 +950,23 @@ export class FfaProxy {
     return !(pfn < limit && limit - pfn >= n);
   }
 
-  /** `__pkvm_host_share_ffa(address >> PAGE_SHIFT, sz / PAGE_SIZE)`; the address's low bits are dropped. */
+  /**
+   * `__pkvm_host_share_ffa(address >> PAGE_SHIFT, sz / PAGE_SIZE)`; the address's low bits are dropped. Addresses
+   * at or above 2^52 lie beyond every modelled IPA (ipaBits ≤ 52) and PA: pfn_range_is_valid fails with
+   * range-validation, and without it the range is not RAM.
+   */
   private hostShareFfa(address: bigint, sz: bigint, rv: { rangeValidation: boolean }): number {
-    const ps = BigInt(this.pageSize);
-    const pfnBig = address / ps;
-    const n = Number(sz / ps);
-    if (rv.rangeValidation && this.outOfIpa(address, sz)) return -22;
-    if (pfnBig > BigInt(Number.MAX_SAFE_INTEGER) / ps) return -1; // far beyond any memory: not RAM
-    return this.s2.hostShareFFA(Number(pfnBig), n, rv);
+    if (address >= HUGE) return rv.rangeValidation ? -22 : -1;
+    return this.s2.hostShareFFA(Math.floor(Number(address) / this.pageSize), Number(sz) / this.pageSize, rv);
   }
 
   private hostUnshareFfa(address: bigint, sz: bigint, rv: { rangeValidation: boolean }): number {
-    const ps = BigInt(this.pageSize);
-    const pfnBig = address / ps;
-    const n = Number(sz / ps);
-    if (rv.rangeValidation && this.outOfIpa(address, sz)) return -22;
-    if (pfnBig > BigInt(Number.MAX_SAFE_INTEGER) / ps) return -1;
-    return this.s2.hostUnshareFFA(Number(pfnBig), n, rv);
+    if (address >= HUGE) return rv.rangeValidation ? -22 : -1;
+    return this.s2.hostUnshareFFA(
+      Math.floor(Number(address) / this.pageSize),
+      Number(sz) / this.pageSize,
+      rv,
+    );
   }
 
   /** §7.3 `do_ffa_mem_frag_tx`. */

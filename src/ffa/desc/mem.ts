@@ -408,13 +408,20 @@ export function parseMemWith(
     );
   }
   if (kind === 'send') {
+    // Below 2^52 every start and end is exact as a Number: sort and compare without bigint arithmetic.
+    const small = constituents.every((c) => c.address < 1n << 52n);
     const sorted = constituents
-      .map((x, i) => ({ ...x, i }))
-      .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+      .map((x, i) => ({ ...x, i, n: small ? Number(x.address) : 0 }))
+      .sort(
+        small ? (a, b) => a.n - b.n : (a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0),
+      );
     for (let k = 1; k < sorted.length; k++) {
       const p = sorted[k - 1]!;
       const q = sorted[k]!;
-      if (p.address + BigInt(p.pageCount) * 4096n > q.address) {
+      const overlaps = small
+        ? p.n + p.pageCount * 4096 > q.n
+        : p.address + BigInt(p.pageCount) * 4096n > q.address;
+      if (overlaps) {
         return fail(
           'DESC_OVERLAP',
           'Descriptor.Overlap',
