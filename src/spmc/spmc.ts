@@ -721,18 +721,33 @@ export class SPMC {
     } else if (type !== 0) {
       return 'INVALID_PARAMETERS'; // LEND to one borrower / DONATE: attributes not specified
     }
-    // The region must be owned exclusively by the sender: not part of another live transaction (#16).
+    // The region must be owned exclusively by the sender: not part of another live transaction (#16). Other
+    // transactions' ranges are sorted once, then each new constituent is placed by binary search.
+    const held: [bigint, bigint][] = [];
     for (const o of this.txs.values()) {
       if (o === t) continue;
-      const cs = o.parsed?.composite?.constituents ?? this.partialConstituents(o);
+      for (const b of o.parsed?.composite?.constituents ?? this.partialConstituents(o))
+        held.push([b.address, b.address + BigInt(b.pageCount) * 4096n]);
+    }
+    if (held.length > 0) {
+      held.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+      // Prefix maximum of the ends, so "any range starting before my end reaches past my start" is one lookup.
+      const maxEnd: bigint[] = [];
+      let m = 0n;
+      for (const [, e] of held) {
+        if (e > m) m = e;
+        maxEnd.push(m);
+      }
       for (const a of d.composite?.constituents ?? []) {
-        for (const b of cs) {
-          if (
-            a.address < b.address + BigInt(b.pageCount) * 4096n &&
-            b.address < a.address + BigInt(a.pageCount) * 4096n
-          )
-            return 'DENIED';
+        const end = a.address + BigInt(a.pageCount) * 4096n;
+        let lo = 0;
+        let hi = held.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (held[mid]![0] < end) lo = mid + 1;
+          else hi = mid;
         }
+        if (lo > 0 && maxEnd[lo - 1]! > a.address) return 'DENIED';
       }
     }
     t.parsed = d;

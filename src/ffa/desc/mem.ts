@@ -32,6 +32,9 @@ export interface Annotation {
   mbzViolation?: boolean;
 }
 
+/** 2^52, hoisted: a bigint literal expression is re-evaluated on every use. */
+const TWO_52 = 1n << 52n;
+
 /** Most constituents the parser walks (a 1 MiB descriptor holds 65 536); bounds every loop. */
 export const MAX_CONSTITUENTS = 65536;
 
@@ -409,7 +412,7 @@ export function parseMemWith(
   }
   if (kind === 'send') {
     // Below 2^52 every start and end is exact as a Number: sort and compare without bigint arithmetic.
-    const small = constituents.every((c) => c.address < 1n << 52n);
+    const small = constituents.every((c) => c.address < TWO_52);
     const sorted = constituents
       .map((x, i) => ({ ...x, i, n: small ? Number(x.address) : 0 }))
       .sort(
