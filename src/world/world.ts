@@ -38,6 +38,8 @@ export interface WorldOptions {
   skipInit?: boolean;
 }
 
+const NO_TOKENS: readonly unknown[] = [];
+
 /** Sees every host SMC: `before` gets the call (its return value is passed to `after`), `after` the result. */
 export interface HostCallObserver {
   before(regs: RegisterFile): unknown;
@@ -173,7 +175,7 @@ export class World {
       this.trace.cpu = cpu;
       this.trace.emit({ kind: 'hop', from: 'host', to: 'hyp', dir: 'call', regs: host.toHex() });
     }
-    const tokens = this.observers.map((o) => o.before(host));
+    const tokens = this.observers.length === 0 ? NO_TOKENS : this.observers.map((o) => o.before(host));
     if (this.init.kind === 'failed') {
       // pKVM did not initialise: the modelled firmware interface is absent (SMCCC NOT_SUPPORTED).
       host.clear().setX(0, -1n);
@@ -181,9 +183,7 @@ export class World {
       this.hyp.handleHostSmc(host);
     }
     this.trace?.emit({ kind: 'hop', from: 'hyp', to: 'host', dir: 'ret', regs: host.toHex() });
-    this.observers.forEach((o, i) => {
-      o.after(host, tokens[i]);
-    });
+    for (let i = 0; i < this.observers.length; i++) this.observers[i]!.after(host, tokens[i]);
     return host;
   }
 
