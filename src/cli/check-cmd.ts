@@ -21,6 +21,30 @@ export function runCheckCommand(o: CheckOpts): number {
   const failed = results.length - passed;
   if (o.json) {
     writeOutput(`${JSON.stringify({ passed, failed, results }, null, 1)}\n`, undefined);
+  } else if (names.length > 1) {
+    // A matrix: one row per rule, one column per profile (pass ✓, FAIL ✗, · where the rule does not apply).
+    const w = results.reduce((m, r) => Math.max(m, r.id.length), 0);
+    const byRule = new Map<string, Map<string, RuleResult>>();
+    for (const r of results) {
+      const row = byRule.get(r.id) ?? new Map<string, RuleResult>();
+      row.set(r.profile, r);
+      byRule.set(r.id, row);
+    }
+    const cols = names.map((n) => n.replace('ffa-1.2-', '').replace('linux-', ''));
+    let s = `${''.padEnd(w)}  ${cols.map((c) => c.padEnd(9)).join(' ')}\n`;
+    for (const [id, row] of byRule) {
+      s += `${id.padEnd(w)}  ${names
+        .map((n) => {
+          const r = row.get(n);
+          return (r === undefined ? '·' : r.pass ? '✓' : '✗').padEnd(9);
+        })
+        .join(' ')
+        .trimEnd()}\n`;
+    }
+    for (const r of results.filter((x) => !x.pass))
+      s += `\nFAIL ${r.profile} ${r.id}: expected ${r.expected}; observed ${r.observed}\n  ${r.statement} [${r.source}]\n`;
+    s += `\n${passed} passed, ${failed} failed\n`;
+    writeOutput(s, undefined);
   } else {
     const w = results.reduce((m, r) => Math.max(m, r.id.length), 0);
     let s = '';

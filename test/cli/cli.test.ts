@@ -235,6 +235,38 @@ describe('ffasim decode', () => {
   });
 });
 
+describe('ffasim check and fuzz', () => {
+  it('check: the matrix over every profile passes; --without a seed change fails naming the rule (exit 1)', () => {
+    const all = ffasim(['check', '--profile', 'all', '--rule', 'acs/']);
+    expect(all.code).toBe(0);
+    expect(all.out.split('\n')[0]).toMatch(/6\.6\s+6\.10\s+6\.11\s+v9\s+ffa-1\.2\s+hardened\s+direct-msg/);
+    const broken = ffasim(['check', '--without', 'version-downgrade-reject', '--rule', 'acs/']);
+    expect(broken.code).toBe(1);
+    expect(broken.out).toMatch(/FAIL {2}acs\/ffa_version_negotiation/);
+    expect(broken.out).toMatch(/\d+ passed, 1 failed/);
+  });
+
+  it('fuzz: a finding exits 1 and writes a replay file that `replay` accepts', () => {
+    const out = join(dir, 'finding.jsonl');
+    const r = ffasim([
+      'fuzz',
+      '--profile',
+      'ffa-1.2-hardened',
+      '--spmc-quirks',
+      'share-success64',
+      '--runs',
+      '200',
+      '--out',
+      out,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/FINDING I1: /);
+    const rep = ffasim(['replay', out]);
+    expect(rep.code).toBe(0);
+    expect(ffasim(['fuzz', '--spmc-quirks', 'nope']).code).toBe(2);
+  });
+});
+
 describe('ffasim profiles', () => {
   it('lists profiles and changes', () => {
     const r = ffasim(['profiles']);
