@@ -5,10 +5,11 @@
  * `smc`; results are values, never exceptions.
  */
 import {
-  buildMemTransaction,
+  buildMemTransactionInto,
   constituentsOffset,
   fragmentDescriptor,
   memTransaction,
+  memTransactionSize,
   parsePartitionInfo,
 } from '../ffa/desc/index.ts';
 import type { DescVersion, PartitionInfo } from '../ffa/desc/types.ts';
@@ -77,6 +78,8 @@ export class HostDriver {
   partitions: PartitionInfo[] = [];
   /** FFA_RUN resumes performed by the last direct request. */
   lastResumes = 0;
+  /** Reused descriptor buffer (grown on demand): avoids an off-heap allocation per share. */
+  private scratch = new Uint8Array(4096);
 
   constructor(o: HostDriverOptions) {
     this.o = o;
@@ -234,7 +237,9 @@ export class HostDriver {
       emadSize,
       ...(v !== '1.0' && this.q.emadOffset !== undefined ? { emadOffset: this.q.emadOffset } : {}),
     });
-    const bytes = buildMemTransaction(tx);
+    const size = memTransactionSize(tx);
+    if (this.scratch.length < size) this.scratch = new Uint8Array(size);
+    const bytes = buildMemTransactionInto(tx, this.scratch);
     const frags = fragmentDescriptor(bytes, this.rxtxBytes, constituentsOffset(tx));
     const smc64 = o.smc64 !== false;
     const fid =

@@ -5,10 +5,11 @@
  * (32-bit codes zero-extended, the Hafnium convention of abi.md §3.2), never exceptions.
  */
 import {
-  buildMemTransaction,
+  buildMemTransactionInto,
   buildPartitionInfo,
   headerSize,
   memTransaction,
+  memTransactionSize,
   parseMemTransaction,
   parseSend2Header,
 } from '../ffa/desc/index.ts';
@@ -32,6 +33,15 @@ import type { Component, TraceSink } from '../trace/events.ts';
 import type { PartitionConfig, PartitionContext, SPMCOptions, SPMCQuirks, SPMCTransaction } from './types.ts';
 
 const PAGE = 4096;
+
+/**
+ * Map key of a handle: handles the SPMC allocates are small, and a bigint key makes every Map lookup hash a
+ * bigint; numbers below 2^53 stay numbers, anything larger (only ever looked up, never allocated) a string.
+ */
+function hkey(h: bigint): number | string {
+  return h < 0x20_0000_0000_0000n ? Number(h) : `h${h.toString(16)}`;
+}
+const EMPTY = new Uint8Array(0);
 /** Schedule Receiver Interrupt ID reported to NS callers (an SGI; LX maps it as such). */
 const SRI_INTID = 8;
 
@@ -87,12 +97,14 @@ export class SPMC {
   private locked = false;
   private rxtx: { tx: number; rx: number; pages: number } | undefined;
   private rxFull = false;
-  private readonly txs = new Map<bigint, Tx>();
+  private readonly txs = new Map<number | string, Tx>();
   /** Bumped whenever the set or content of transactions changes (lets invariant checks skip idle calls). */
   txChanges = 0;
   private nextHandle = 1n;
   /** Pending hypervisor retrieve responses served through FRAG_RX. */
-  private readonly responses = new Map<bigint, Uint8Array>();
+  private readonly responses = new Map<number | string, Uint8Array>();
+  /** Reused buffers for whole-descriptor sends and retrieve responses (see buildMemTransactionInto). */
+  private scratch = new Uint8Array(8192);
   private readonly bitmaps = new Map<
     number,
     { vcpus: number; bound: Map<number, number>; pending: bigint; pendingFrom: Map<number, number> }
@@ -582,7 +594,7 @@ export class SPMC {
       uuid,
       resumed,
       retrieve: (handle) => {
-        const t = this.txs.get(handle);
+        const t = this.txs.get(hkey(handle));
         if (t === undefined || !t.complete || t.parsed === undefined)
           return { ok: false, error: 'INVALID_PARAMETERS' };
         if (!t.parsed.emads.some((e) => e.access.endpointId === id))
@@ -608,7 +620,7 @@ export class SPMC {
         return { ok: true, constituents: cs.map((c) => ({ ...c })) };
       },
       relinquish: (handle) => {
-        const t = this.txs.get(handle);
+        const t = this.txs.get(hkey(handle));
         const at = t?.retrievedBy.indexOf(id) ?? -1;
         if (t === undefined || at < 0) return { ok: false, error: 'INVALID_PARAMETERS' };
         t.retrievedBy.splice(at, 1);
@@ -638,7 +650,10 @@ export class SPMC {
     if (frag === 0 || frag > total || frag > txSize) return this.err('INVALID_PARAMETERS'); // §9.5 #2
     if (total > 1 << 24) return this.err('NO_MEMORY');
     const version = descVersionOf(this.ns ?? this.version);
-    const buf = new Uint8Array(total);
+    // A whole descriptor is parsed from a reused buffer and only the parsed transaction is kept; a fragmented one
+    // needs its own buffer until the last fragment arrives.
+    if (frag === total && this.scratch.length < total) this.scratch = new Uint8Array(total);
+    const buf = frag === total ? this.scratch.subarray(0, total) : new Uint8Array(total);
     this.mem.readInto(this.rxtx.tx, buf.subarray(0, frag));
     const t: Tx = {
       handle: 0n,
@@ -657,7 +672,7 @@ export class SPMC {
         return this.err('INVALID_PARAMETERS');
       }
       t.handle = this.allocHandle();
-      this.txs.set(t.handle, t);
+      this.txs.set(hkey(t.handle), t);
       this.txChanges++;
       const off = frag + (this.q.fragRxOffsetSkew ?? 0);
       return new RegisterFile()
@@ -668,9 +683,10 @@ export class SPMC {
     }
     const e = this.validate(t);
     if (e !== undefined) return this.err(e);
+    t.buf = EMPTY; // parsed; the scratch bytes are reused by the next call
     t.handle = this.allocHandle();
     t.complete = true;
-    this.txs.set(t.handle, t);
+    this.txs.set(hkey(t.handle), t);
     this.txChanges++;
     return this.sendSuccess(t.handle);
   }
@@ -757,16 +773,16 @@ export class SPMC {
   private fragTx(regs: RegisterFile): RegisterFile {
     const handle = (BigInt(regs.w(2)) << 32n) | BigInt(regs.w(1));
     const len = regs.w(3);
-    const t = this.txs.get(handle);
+    const t = this.txs.get(hkey(handle));
     if (t === undefined || t.complete || this.rxtx === undefined) return this.err('INVALID_PARAMETERS'); // §9.5 #25
     if ((regs.w(4) & 0xffff) !== 0) return this.err('INVALID_PARAMETERS');
     if (len === 0 || len % 16 !== 0 || len > this.rxtx.pages * PAGE || t.received + len > t.total) {
-      this.txs.delete(handle);
+      this.txs.delete(hkey(handle));
       this.txChanges++;
       return this.err('INVALID_PARAMETERS');
     }
     if (++t.fragments > (this.o.maxFragments ?? 64)) {
-      this.txs.delete(handle);
+      this.txs.delete(hkey(handle));
       this.txChanges++;
       return this.err('NO_MEMORY');
     }
@@ -782,11 +798,12 @@ export class SPMC {
     }
     const e = this.validate(t);
     if (e !== undefined) {
-      this.txs.delete(handle);
+      this.txs.delete(hkey(handle));
       this.txChanges++;
       return this.err(e);
     }
     t.complete = true;
+    t.buf = EMPTY; // parsed: the fragments' buffer is no longer needed
     return this.sendSuccess(handle);
   }
 
@@ -809,7 +826,7 @@ export class SPMC {
     if (count !== 0) return this.err('INVALID_PARAMETERS');
     for (let i = 0; i < headerSize(version); i++)
       if ((i < 8 || i >= 16) && req[i] !== 0) return this.err('INVALID_PARAMETERS');
-    const t = this.txs.get(handle);
+    const t = this.txs.get(hkey(handle));
     if (t === undefined || !t.complete || t.parsed === undefined) return this.err('INVALID_PARAMETERS');
     if (this.rxFull) return this.err('BUSY');
     const d = t.parsed;
@@ -824,7 +841,9 @@ export class SPMC {
       receivers: d.emads.map((e) => ({ endpointId: e.access.endpointId, permissions: e.access.permissions })),
       constituents: d.composite?.constituents ?? [],
     });
-    let bytes = buildMemTransaction(resp);
+    const size = memTransactionSize(resp);
+    if (this.scratch.length < size) this.scratch = new Uint8Array(size);
+    let bytes = buildMemTransactionInto(resp, this.scratch);
     let totalLen = bytes.length;
     let fragLen: number | undefined;
     if (this.q.retrieveResponse !== undefined) {
@@ -836,26 +855,26 @@ export class SPMC {
     const rxSize = this.rxtx.pages * PAGE;
     const first = fragLen ?? Math.min(totalLen, rxSize);
     this.writeRx(bytes.subarray(0, Math.min(first, bytes.length)));
-    if (first < totalLen) this.responses.set(handle, bytes);
+    if (first < totalLen) this.responses.set(hkey(handle), bytes.slice()); // kept for FRAG_RX: its own copy
     return new RegisterFile().setW(0, FFA.MEM_RETRIEVE_RESP).setW(1, totalLen).setW(2, first);
   }
 
   private fragRx(regs: RegisterFile): RegisterFile {
     const handle = (BigInt(regs.w(2)) << 32n) | BigInt(regs.w(1));
     const offset = regs.w(3);
-    const bytes = this.responses.get(handle);
+    const bytes = this.responses.get(hkey(handle));
     if (bytes === undefined || this.rxtx === undefined || (regs.w(4) & 0xffff) !== 0)
       return this.err('INVALID_PARAMETERS');
     if (this.rxFull) return this.err('BUSY');
     const rxSize = this.rxtx.pages * PAGE;
     if (offset >= bytes.length) {
-      this.responses.delete(handle);
+      this.responses.delete(hkey(handle));
       return this.err('INVALID_PARAMETERS');
     }
     const natural = Math.min(rxSize, bytes.length - offset);
     const len = this.q.fragRxLength?.(offset, natural) ?? natural;
     this.writeRx(bytes.subarray(offset, offset + Math.min(natural, len)));
-    if (offset + natural >= bytes.length) this.responses.delete(handle);
+    if (offset + natural >= bytes.length) this.responses.delete(hkey(handle));
     return new RegisterFile()
       .setW(0, FFA.MEM_FRAG_TX)
       .setW(1, regs.w(1))
@@ -867,7 +886,7 @@ export class SPMC {
     const handle = (BigInt(regs.w(2)) << 32n) | BigInt(regs.w(1));
     const flags = regs.w(3);
     if ((flags & ~3) !== 0) return this.err('INVALID_PARAMETERS');
-    const t = this.txs.get(handle);
+    const t = this.txs.get(hkey(handle));
     // §9.5 #23: valid handle, sending complete (HF refuses a partly sent one), no borrower still holding it.
     if (t === undefined || !t.complete) return this.err('INVALID_PARAMETERS');
     if (t.retrievedBy.length > 0) return this.err('DENIED');
@@ -875,9 +894,9 @@ export class SPMC {
       for (const c of t.parsed?.composite?.constituents ?? [])
         this.mem.fill(Number(c.address), c.pageCount * PAGE, 0);
     }
-    this.txs.delete(handle);
+    this.txs.delete(hkey(handle));
     this.txChanges++;
-    this.responses.delete(handle);
+    this.responses.delete(hkey(handle));
     return this.success();
   }
 

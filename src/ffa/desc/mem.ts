@@ -410,7 +410,7 @@ export function parseMemWith(
       String(total),
     );
   }
-  if (kind === 'send') {
+  if (kind === 'send' && constituents.length > 1) {
     // Below 2^52 every start and end is exact as a Number: sort and compare without bigint arithmetic.
     const small = constituents.every((c) => c.address < TWO_52);
     const sorted = constituents
@@ -458,14 +458,27 @@ export function constituentsOffset(tx: MemTransaction): number {
  * @throws RangeError for an invalid value (EMAD size not 16/32, composite overlapping the EMADs, …).
  */
 export function buildMemTransaction(tx: MemTransaction): Uint8Array {
+  return buildMemTransactionInto(tx, new Uint8Array(memTransactionSize(tx)));
+}
+
+/**
+ * Builds into a caller-owned buffer (zeroed first) and returns the view of the descriptor's bytes. Hot paths use
+ * it with a reused scratch buffer: V8 gives every typed array over 64 bytes an off-heap backing store, which costs
+ * microseconds per allocation (docs/register-file.md).
+ * @throws RangeError for an invalid value or a buffer smaller than the descriptor.
+ */
+export function buildMemTransactionInto(tx: MemTransaction, into: Uint8Array): Uint8Array {
   const H = headerSize(tx.version);
   if (tx.version === '1.0' && (tx.emadOffset !== 32 || tx.emadSize !== 16))
     throw new RangeError('v1.0 EMADs are 16 bytes at offset 32');
   if (tx.emadSize !== 16 && tx.emadSize !== 32) throw new RangeError(`EMAD size ${tx.emadSize}`);
   if (tx.emads.length > 0 && tx.emadOffset < H) throw new RangeError('EMAD array overlaps the header');
   const size = memTransactionSize(tx);
-  const out = new Uint8Array(size);
-  const v = new DataView(out.buffer);
+  if (into.length < size)
+    throw new RangeError(`buffer of ${into.length} bytes for a ${size}-byte descriptor`);
+  const out = into.subarray(0, size);
+  out.fill(0);
+  const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
   const hl = tx.version === '1.0' ? MEM_HEADER_V1_0 : MEM_HEADER_V1_1;
   writeField(v, 0, fieldOf(hl, 'sender'), tx.sender);
   writeField(v, 0, fieldOf(hl, 'attributes'), tx.attributes);
