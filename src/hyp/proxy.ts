@@ -713,6 +713,10 @@ export class FfaProxy {
 
   // ===========================================================================================
   // Memory sharing (§7)
+  //
+  // The proxy reads descriptor fields at the offsets ffa.c reads them (HypBuffer), not through src/ffa/desc: the
+  // real hyp validates only a few fields, at era-specific offsets, and its bugs (H13, H14, H15) live exactly in what
+  // it does not check. The strict parser is the SPMC's; the difference between the two is what the fuzzer hunts.
 
   /** Bytes of the kernel's `struct ffa_mem_region` (48 from 6.7, 32 before; change mem-region-48b). */
   private memRegionStructSize(): number {
