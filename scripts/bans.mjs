@@ -16,6 +16,15 @@ const files = [];
     else if (p.endsWith('.ts')) files.push(p);
   }
 })(join(root, 'src'));
+const srcCount = files.length;
+// The web view (web/src) runs in a browser: no Node APIs, and it may use every core layer but the CLI.
+(function walk(dir) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (p.endsWith('.ts') && !p.endsWith('vite.config.ts')) files.push(p);
+  }
+})(join(root, 'web', 'src'));
 
 // Layer of each folder; a file may import only its own layer or the ones listed.
 const allowed = {
@@ -34,12 +43,13 @@ const allowed = {
 
 const problems = [];
 for (const f of files) {
-  const rel = relative(join(root, 'src'), f);
-  const layer = rel.split(sep)[0];
+  const inWeb = f.startsWith(join(root, 'web') + sep);
+  const rel = inWeb ? relative(root, f) : relative(join(root, 'src'), f);
+  const layer = inWeb ? 'web' : rel.split(sep)[0];
   const text = readFileSync(f, 'utf8');
   const lines = text.split('\n');
   lines.forEach((line, i) => {
-    const where = `src/${rel}:${i + 1}`;
+    const where = `${inWeb ? '' : 'src/'}${rel}:${i + 1}`;
     if (/\.push\(\s*\.\.\./.test(line)) problems.push(`${where}: push(...x) — use a loop`);
     if (/Math\.(max|min)\(\s*\.\.\./.test(line)) problems.push(`${where}: Math.max/min(...x) — use a loop`);
     const dv = line.match(
@@ -52,6 +62,7 @@ for (const f of files) {
     if (layer !== 'cli' && /from ['"]node:|require\(['"]node:|\bBuffer\./.test(line)) {
       problems.push(`${where}: Node API below src/cli`);
     }
+    if (inWeb && /from ['"](\.\.\/)+src\/cli\//.test(line)) problems.push(`${where}: web may not import src/cli`);
     const imp = line.match(/from ['"](\.\.\/)([a-z]+)\//);
     if (imp && layer in allowed) {
       const target = imp[2];
@@ -65,4 +76,4 @@ if (problems.length > 0) {
   for (const p of problems) console.error(`  ${p}`);
   process.exit(1);
 }
-console.log(`bans: ${files.length} files clean`);
+console.log(`bans: ${srcCount} core and ${files.length - srcCount} web files clean`);

@@ -13,6 +13,7 @@ import { runFuzzCommand } from './fuzz-cmd.ts';
 import { runProfilesCommand } from './profiles-cmd.ts';
 import { runReplayCommand } from './replay-cmd.ts';
 import { runRunCommand } from './run-cmd.ts';
+import { runViewCommand } from './view-cmd.ts';
 
 /** A usage or input error: message printed, exit code 2. */
 export class UsageError extends Error {
@@ -167,6 +168,20 @@ export function buildProgram(): Command {
       .option('--json', 'JSON summary'),
   ).action((opts) => {
     process.exitCode = runFuzzCommand(opts);
+  });
+
+  profileOpts(
+    program
+      .command('view')
+      .description(
+        'web view of a trace, replay file or scenario on 127.0.0.1 (or one HTML file with --report)',
+      )
+      .argument('[input]', 'TRACE.jsonl[.gz], a replay .jsonl, or a scenario (none: a file picker)')
+      .option('--port <n>', 'port (0: any free port)', '7160')
+      .option('--report <file>', 'write one self-contained HTML file instead of serving')
+      .option('--seed <n>', 'seed for scenarios', '1'),
+  ).action(async (input: string | undefined, opts) => {
+    process.exitCode = await runViewCommand(input, opts);
   });
 
   program

@@ -6,7 +6,7 @@ import { watchInvariants } from '../check/invariants.ts';
 import { BUILTIN_SCENARIOS, builtinScenario } from '../scenario/builtin/index.ts';
 import { replayScenario } from '../scenario/replay.ts';
 import { type RunResult, runScenario, type Scenario } from '../scenario/scenario.ts';
-import { componentsOf, TRACE_SCHEMA, toJSONL } from '../trace/jsonl.ts';
+import { runToJSONL } from '../scenario/trace.ts';
 import { toMermaid } from '../trace/mermaid.ts';
 import { toPerfetto } from '../trace/perfetto.ts';
 import { toText } from '../trace/text.ts';
@@ -25,7 +25,7 @@ interface RunOpts {
   seed: string;
 }
 
-async function resolveScenario(name: string): Promise<Scenario> {
+export async function resolveScenario(name: string): Promise<Scenario> {
   const b = builtinScenario(name);
   if (b !== undefined) return b;
   if (name.endsWith('.jsonl')) {
@@ -89,24 +89,7 @@ function render(r: RunResult, o: RunOpts): string {
   const cfg = r.world.config;
   switch (o.format) {
     case 'jsonl':
-      return toJSONL(
-        {
-          schema: TRACE_SCHEMA,
-          tool: 'ffasim',
-          profile: r.profile.name,
-          changes: r.profile.changes,
-          seed: r.seed,
-          scenario: r.scenario.name,
-          world: {
-            pageSize: cfg.pageSize,
-            ram: cfg.ram,
-            spmcVersion: cfg.spmc.version,
-            partitions: cfg.spmc.partitions.map((p) => `0x${p.id.toString(16)}`),
-          },
-          components: componentsOf(events),
-        },
-        events,
-      );
+      return runToJSONL(r);
     case 'mermaid':
       return toMermaid(events);
     case 'perfetto':

@@ -1,0 +1,90 @@
+/**
+ * `ffasim view [TRACE.jsonl[.gz] | REPLAY.jsonl | SCENARIO]`: serves the web view on 127.0.0.1 and prints the URL;
+ * `--report out.html` writes one self-contained HTML file instead. A scenario or replay file is run first (with
+ * the invariant checks, as `ffasim run` does); a replay file is also handed to the page for what-if re-runs.
+ */
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { watchInvariants } from '../check/invariants.ts';
+import { runScenario } from '../scenario/scenario.ts';
+import { runToJSONL } from '../scenario/trace.ts';
+import { loadWorld, profileFrom, readInput, UsageError, writeOutput } from './main.ts';
+import { resolveScenario } from './run-cmd.ts';
+import { reportHtml, startViewServer } from './view-server.ts';
+
+interface ViewOpts {
+  profile?: string;
+  with?: string[];
+  without?: string[];
+  world?: string;
+  port: string;
+  report?: string;
+  seed: string;
+}
+
+/** What to show: trace bytes (JSONL or gzip), and the replay text when there is one. */
+export async function viewInput(
+  input: string | undefined,
+  o: ViewOpts,
+): Promise<{ trace?: Uint8Array; replay?: string; title: string }> {
+  if (input === undefined) return { title: 'ffasim view' };
+  if (/\.jsonl(\.gz)?$/.test(input) || input.endsWith('.gz')) {
+    const bytes = readInput(input);
+    const gz = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+    let head: string;
+    try {
+      head = (gz ? gunzipSync(bytes) : bytes).subarray(0, 4096).toString('utf8');
+    } catch (e) {
+      throw new UsageError(`${input}: not a gzip file (${(e as Error).message})`);
+    }
+    const first = head.split('\n').find((l) => l.trim() !== '' && !l.trim().startsWith('#')) ?? '';
+    if (gz || first.includes('"schema":"ffasim-trace/'))
+      return { trace: new Uint8Array(bytes), title: input };
+    // Not a trace: a replay file. Run it, and keep it for what-if.
+    const replay = bytes.toString('utf8');
+    const s = await resolveScenario(input);
+    return { trace: run(s, o), replay, title: input };
+  }
+  const s = await resolveScenario(input);
+  return { trace: run(s, o), title: `ffasim ${s.name}` };
+}
+
+function run(s: Awaited<ReturnType<typeof resolveScenario>>, o: ViewOpts): Uint8Array {
+  const seed = Number(o.seed);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new UsageError(`--seed must be a non-negative integer, got '${o.seed}'`);
+  const explicit = o.profile !== 'ffa-1.2' || (o.with?.length ?? 0) > 0 || (o.without?.length ?? 0) > 0;
+  const profile =
+    explicit || s.profile === undefined ? profileFrom(o) : profileFrom({ ...o, profile: s.profile });
+  const config = loadWorld(o.world);
+  const r = runScenario(s, {
+    profile,
+    seed,
+    ...(config ? { config } : {}),
+    prepare: (w) => {
+      watchInvariants(w);
+    },
+  });
+  return new TextEncoder().encode(runToJSONL(r));
+}
+
+export async function runViewCommand(input: string | undefined, o: ViewOpts): Promise<number> {
+  const port = Number(o.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port must be 0–65535, got '${o.port}'`);
+  const v = await viewInput(input, o);
+  if (o.report !== undefined) {
+    if (v.trace === undefined) throw new UsageError('--report needs a trace, replay file or scenario');
+    const gz = v.trace[0] === 0x1f && v.trace[1] === 0x8b ? v.trace : gzipSync(v.trace, { level: 9 });
+    const html = reportHtml(gz, v.title, v.replay);
+    writeOutput(html, o.report);
+    process.stderr.write(`wrote ${o.report} (${html.length} bytes, self-contained)\n`);
+    return 0;
+  }
+  const s = await startViewServer({
+    ...(v.trace === undefined ? {} : { trace: v.trace }),
+    ...(v.replay === undefined ? {} : { replay: v.replay }),
+    port,
+  });
+  process.stdout.write(`ffasim view: ${s.url}\n(serving on 127.0.0.1 only; Ctrl-C to stop)\n`);
+  return 0;
+}

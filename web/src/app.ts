@@ -1,0 +1,809 @@
+/**
+ * The view: loads a trace (URL, dropped file, or the data a `--report` file embeds) through the indexing worker,
+ * owns the one shared selection and view state (mirrored in the URL hash), and updates the panes. Keyboard first
+ * (`?` lists the keys). Everything heavy that is not needed for the first paint — the what-if engine (the whole
+ * model), the Perfetto and Mermaid exporters — loads on first use.
+ */
+import { h, hex, LANE_LABEL, laneLabel, type ViewContext } from './ctx.ts';
+import { filterHops, parseFilter } from './model/filter.ts';
+import { type PageRow, pageRows, rangesAt } from './model/pages.ts';
+import { buildRows, headerCall } from './model/rows.ts';
+import { callInfo, eventAt, F, indexTrace, type TraceIndex } from './model/trace-index.ts';
+import { defaultState, fromHash, REG_MODES, toHash, type ViewState } from './model/view-state.ts';
+import { BytesPane } from './panes/bytes.ts';
+import { DetailsPane, regsOf } from './panes/details.ts';
+import { FlowPane, firstHop } from './panes/flow.ts';
+import { OverviewPane, PageMapPane, seqRange } from './panes/pagemap.ts';
+import { RegistersPane } from './panes/registers.ts';
+import type { WorkerIn, WorkerOut } from './worker.ts';
+import IndexWorker from './worker.ts?worker&inline';
+
+export interface Sources {
+  /** Trace URL or bytes. */
+  trace?: { url: string } | { bytes: ArrayBuffer } | { file: Blob };
+  /** Replay file text for what-if re-runs. */
+  replay?: string;
+  /** Where "Open in Perfetto" goes (a local stub in tests). */
+  perfettoUrl: string;
+}
+
+export const KEYS: readonly [string, string][] = [
+  ['j / k', 'next / previous hop'],
+  ['J / K', 'next / previous host call'],
+  ['↓ ↑', 'next / previous hop (in the flow grid)'],
+  ['Enter', 'collapse or expand the selected call'],
+  ['/', 'filter (name:MEM_SHARE from:hyp status:!SUCCESS rule:… page:0x… inv:I1)'],
+  ['Esc', 'leave the filter, close dialogs'],
+  ['e', 'explain: expand the proxy decisions with their change and source'],
+  ['r', 'register diff mode: in/out → proxy changes → profile A vs B'],
+  ['b', 'choose profile B (re-runs the scenario in the page)'],
+  ['n', 'jump to the first divergence between profiles A and B'],
+  ['x', 'what-if: edit a register of this host call, or switch profile, and re-run'],
+  ['0–9', 'focus register x0–x9 (Shift: x10–x17 via the register table)'],
+  ['w / s', 'zoom the page map and flow in / out in time'],
+  ['a / d', 'pan left / right in time'],
+  ['i', 'go to the first invariant break'],
+  ['p', 'open in Perfetto'],
+  ['c', 'copy the host call as a replay line'],
+  ['C', 'copy the registers as a crash-log dump'],
+  ['m', 'copy the selected call as Mermaid'],
+  ['?', 'this list'],
+];
+
+type Lazy = typeof import('./lazy.ts');
+
+export class App implements ViewContext {
+  ix!: TraceIndex;
+  state: ViewState = defaultState();
+  rows: Int32Array = new Int32Array(0);
+  rowOf: Int32Array = new Int32Array(0);
+  pageRows: PageRow[] = [];
+  traceB: TraceIndex | undefined;
+  readonly flow = new FlowPane();
+  readonly details = new DetailsPane();
+  readonly regs = new RegistersPane();
+  readonly bytes = new BytesPane();
+  readonly map = new PageMapPane();
+  readonly overview = new OverviewPane();
+  private readonly root: HTMLElement;
+  private readonly filterInput: HTMLInputElement;
+  private readonly statusEl: HTMLElement;
+  private readonly metaEl: HTMLElement;
+  private readonly errorsEl: HTMLElement;
+  private readonly shell: HTMLElement;
+  private lazy: Promise<Lazy> | undefined;
+  private hashTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly metrics: Record<string, number> = {};
+  private loadT0 = 0;
+  private readonly sources: Sources;
+  /** The trace as first loaded (what-if runs replace `ix`; this stays profile A's original). */
+  private original: TraceIndex | undefined;
+
+  constructor(root: HTMLElement, sources: Sources) {
+    this.root = root;
+    this.sources = sources;
+    this.filterInput = h('input', {
+      id: 'filter',
+      type: 'search',
+      placeholder: '/ filter: name:MEM_SHARE status:!SUCCESS inv:I1',
+      'aria-label': 'Filter hops',
+      spellcheck: 'false',
+      autocomplete: 'off',
+    });
+    this.statusEl = h('span', { class: 'status', role: 'status', 'aria-live': 'polite' });
+    this.metaEl = h('span', { class: 'meta' });
+    this.errorsEl = h('div', { class: 'errors', role: 'alert' });
+    const btn = (label: string, key: string, fn: () => void): HTMLButtonElement => {
+      const b = h('button', { type: 'button', 'aria-keyshortcuts': key, text: label });
+      b.addEventListener('click', fn);
+      return b;
+    };
+    const header = h(
+      'header',
+      { class: 'top' },
+      h('h1', { text: 'ffasim view' }),
+      this.metaEl,
+      h('span', { class: 'grow' }),
+      this.filterInput,
+      this.statusEl,
+      btn('What-if…', 'x', () => void this.whatIfDialog()),
+      btn('Profile B…', 'b', () => void this.profileBDialog()),
+      btn('Open in Perfetto', 'p', () => void this.openPerfetto()),
+      btn('Copy replay', 'c', () => void this.copy('replay')),
+      btn('Copy regs', 'Shift+C', () => void this.copy('crash')),
+      btn('Copy Mermaid', 'm', () => void this.copy('mermaid')),
+      btn('Keys ?', '?', () => this.help()),
+      btn('Open file…', '', () => this.pickFile()),
+    );
+    const side = h('div', { class: 'side' }, this.details.el, this.regs.el, this.bytes.el);
+    this.shell = h('main', { class: 'shell' }, header, this.overview.el, this.flow.el, side, this.map.el);
+    this.filterInput.addEventListener('input', () => this.applyFilter(this.filterInput.value));
+    this.filterInput.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' || e.key === 'Enter') {
+        e.preventDefault();
+        (this.flow.el.querySelector('.grid') as HTMLElement).focus();
+      }
+    });
+    window.addEventListener('keydown', (e) => this.key(e));
+    window.addEventListener('hashchange', () => {
+      if (location.hash !== toHash(this.state)) this.applyState(fromHash(location.hash));
+    });
+    this.installDrop();
+  }
+
+  laneLabel(c: string): string {
+    return laneLabel(c);
+  }
+
+  // ---------------------------------------------------------------- loading
+
+  /** Starts loading; resolves when the full index is in. */
+  load(): Promise<void> {
+    const t = this.sources.trace;
+    if (t === undefined) {
+      this.showPicker();
+      return Promise.resolve();
+    }
+    return this.loadFrom(t);
+  }
+
+  private loadFrom(msg: WorkerIn): Promise<void> {
+    this.loadT0 = performance.now();
+    this.status('loading…');
+    return new Promise((resolve) => {
+      const onMsg = (m: WorkerOut): void => {
+        if (m.type === 'error') {
+          this.status(m.message, true);
+          this.errorsEl.textContent = `Cannot open the trace: ${m.message}`;
+          if (!this.shell.isConnected) this.root.replaceChildren(this.errorsEl);
+          resolve();
+          return;
+        }
+        this.setIndex(m.index);
+        if (m.type === 'partial') {
+          this.metrics.firstRowsMs ??= performance.now() - this.loadT0;
+          return;
+        }
+        this.metrics.firstRowsMs ??= performance.now() - this.loadT0;
+        this.metrics.indexMs = performance.now() - this.loadT0;
+        this.original = m.index;
+        resolve();
+      };
+      let worker: Worker | undefined;
+      try {
+        worker = new IndexWorker();
+      } catch {
+        worker = undefined;
+      }
+      if (worker === undefined) {
+        void import('./worker.ts').then((w) => w.indexStream(msg, onMsg));
+        return;
+      }
+      worker.onmessage = (e: MessageEvent<WorkerOut>) => {
+        onMsg(e.data);
+        if (e.data.type !== 'partial') worker?.terminate();
+      };
+      worker.onerror = () => {
+        worker?.terminate();
+        void import('./worker.ts').then((w) => w.indexStream(msg, onMsg));
+      };
+      worker.postMessage(msg);
+    });
+  }
+
+  /** Loads trace text directly (what-if results). */
+  loadText(jsonl: string): void {
+    this.setIndex(indexTrace(jsonl));
+  }
+
+  setIndex(ix: TraceIndex): void {
+    const first = this.ix === undefined;
+    const prevSel = this.state.sel;
+    this.ix = ix;
+    this.pageRows = pageRows(ix);
+    if (first) {
+      this.root.replaceChildren(this.shell);
+      const h0 = fromHash(location.hash);
+      this.state = h0;
+      this.filterInput.value = h0.filter;
+    }
+    const hdr = ix.header;
+    const base = `${String(hdr?.scenario ?? 'trace')} · ${String(hdr?.profile ?? '?')} · ${ix.n} events · ${ix.hops.length} hops · ${ix.calls.length} host calls${ix.complete ? '' : ' (reading…)'}`;
+    this.metaEl.textContent = base;
+    this.errorsEl.replaceChildren(
+      ...ix.errors.slice(0, 20).map((e) => h('div', { text: `line ${e.line}: ${e.message}` })),
+    );
+    if (ix.errors.length > 0 && !this.errorsEl.isConnected)
+      this.shell.querySelector('header')?.after(this.errorsEl);
+    if (this.state.sel >= ix.n) this.state.sel = -1;
+    if (ix.complete && this.state.sel < 0 && prevSel < 0 && !location.hash.includes('sel=')) {
+      // A trace with an invariant break (a shrunk fuzzer finding) opens at its first break.
+      const inv = this.firstInvariantHop();
+      this.state.sel = inv ?? (ix.hops.length > 0 ? ix.hops[0]! : -1);
+    } else if (this.state.sel < 0 && ix.hops.length > 0) this.state.sel = ix.hops[0]!;
+    this.rebuildRows();
+    this.render({ scroll: true });
+    this.status(
+      ix.complete ? `${ix.errors.length ? `${ix.errors.length} bad line(s)` : 'ready'}` : 'reading…',
+      ix.errors.length > 0,
+    );
+  }
+
+  private firstInvariantHop(): number | undefined {
+    const ix = this.ix;
+    for (let i = 0; i < ix.n; i++) {
+      if (ix.flags[i]! & F.INV) {
+        const info = callInfo(ix, ix.call[i]!);
+        if (info === undefined) return undefined;
+        // The hop that answered the host (the moment the break became visible) or the call's first hop.
+        for (let k = i; k >= info.first; k--) if (ix.kind[k] === 0) return k;
+        const f = firstHop(ix, info);
+        return f >= 0 ? f : undefined;
+      }
+    }
+    return undefined;
+  }
+
+  // ---------------------------------------------------------------- state
+
+  private rebuildRows(): void {
+    const ix = this.ix;
+    const p = parseFilter(this.state.filter);
+    this.filterInput.setAttribute('aria-invalid', p.ok ? 'false' : 'true');
+    if (!p.ok) this.status(p.error, true);
+    let hops = p.ok ? filterHops(ix, p.terms) : ix.hops;
+    const z = this.state.zoom;
+    if (z !== undefined) {
+      const out = new Int32Array(hops.length);
+      let n = 0;
+      for (const hp of hops) {
+        const s = ix.seq[hp]!;
+        if (s >= z[0] && s <= z[1]) out[n++] = hp;
+      }
+      hops = out.slice(0, n);
+    }
+    this.rows = buildRows(ix, hops, new Set(this.state.collapsed));
+    if (this.rowOf.length !== ix.n) this.rowOf = new Int32Array(ix.n);
+    this.rowOf.fill(-1);
+    for (let r = 0; r < this.rows.length; r++) {
+      const v = this.rows[r]!;
+      if (v >= 0) this.rowOf[v] = r;
+    }
+    this.metrics.shownRows = this.rows.length;
+  }
+
+  private render(o: { scroll?: boolean } = {}): void {
+    if (this.ix === undefined) return;
+    this.flow.update(this, o);
+    this.details.update(this);
+    this.regs.update(this);
+    this.bytes.update(this);
+    this.map.update(this);
+    this.overview.update(this);
+    this.saveHash();
+  }
+
+  private saveHash(): void {
+    if (this.hashTimer !== undefined) clearTimeout(this.hashTimer);
+    this.hashTimer = setTimeout(() => {
+      const hsh = toHash(this.state);
+      if (hsh !== location.hash)
+        history.replaceState(null, '', hsh === '' ? location.pathname + location.search : hsh);
+    }, 60);
+  }
+
+  private applyState(s: ViewState): void {
+    this.state = s;
+    this.filterInput.value = s.filter;
+    this.rebuildRows();
+    this.render({ scroll: true });
+  }
+
+  select(event: number, o: { scroll?: boolean; focus?: boolean } = {}): void {
+    if (event < 0 || event >= this.ix.n) return;
+    this.state.sel = event;
+    this.render({ scroll: o.scroll !== false });
+  }
+
+  toggleCall(call: number): void {
+    const c = this.state.collapsed;
+    const k = c.indexOf(call);
+    if (k >= 0) c.splice(k, 1);
+    else c.push(call);
+    this.rebuildRows();
+    this.render({ scroll: true });
+  }
+
+  setZoom(z: [number, number] | undefined): void {
+    this.state.zoom = z;
+    this.rebuildRows();
+    this.render({ scroll: true });
+  }
+
+  setReg(reg: number): void {
+    this.state.reg = Math.max(0, Math.min(17, reg));
+    this.regs.update(this);
+    this.saveHash();
+  }
+
+  applyFilter(text: string): void {
+    const t0 = performance.now();
+    this.state.filter = text;
+    this.rebuildRows();
+    // Keep the selection when it still shows; otherwise select the first match.
+    if (this.state.sel >= 0 && this.rowOf[this.state.sel]! < 0) {
+      const firstHopRow = this.rows.find((v) => v >= 0);
+      if (firstHopRow !== undefined) this.state.sel = firstHopRow;
+    }
+    this.render({ scroll: true });
+    this.metrics.filterMs = performance.now() - t0;
+    const p = parseFilter(text);
+    if (p.ok) this.status(`${this.rows.filter((v) => v >= 0).length} hop(s) match`);
+  }
+
+  /** Moves the selection by `d` hops among the shown rows (or by calls). */
+  step(d: number, byCall = false): void {
+    const ix = this.ix;
+    const rows = this.rows;
+    if (rows.length === 0) return;
+    let r = this.state.sel >= 0 ? this.rowOf[this.state.sel]! : -1;
+    if (r < 0) {
+      // Selection hidden (collapsed or filtered): start from the call header.
+      const call = this.state.sel >= 0 ? ix.call[this.state.sel]! : -1;
+      r = Math.max(0, rows.indexOf(-(call + 1)));
+    }
+    if (byCall) {
+      const curCall = rows[r]! < 0 ? headerCall(rows[r]!) : ix.call[rows[r]!]!;
+      for (let k = r + d; k >= 0 && k < rows.length; k += d) {
+        const v = rows[k]!;
+        if (v < 0 && headerCall(v) !== curCall) {
+          const info = callInfo(ix, headerCall(v));
+          const fh = k + 1 < rows.length && rows[k + 1]! >= 0 ? rows[k + 1]! : info ? firstHop(ix, info) : -1;
+          if (fh >= 0) this.select(fh);
+          return;
+        }
+      }
+      return;
+    }
+    for (let k = r + d; k >= 0 && k < rows.length; k += d) {
+      if (rows[k]! >= 0) {
+        this.select(rows[k]!);
+        return;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- keyboard
+
+  private key(e: KeyboardEvent): void {
+    if (this.ix === undefined) return;
+    const t = e.target as HTMLElement;
+    if (t instanceof HTMLInputElement || t instanceof HTMLSelectElement || t instanceof HTMLTextAreaElement)
+      return;
+    if (document.querySelector('dialog[open]') !== null) return;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const [lo, hi] = seqRange(this.ix);
+    const z = this.state.zoom ?? [lo, hi];
+    const span = z[1] - z[0];
+    const handled = (() => {
+      switch (e.key) {
+        case 'j':
+        case 'ArrowDown':
+          this.step(1);
+          return true;
+        case 'k':
+        case 'ArrowUp':
+          this.step(-1);
+          return true;
+        case 'J':
+          this.step(1, true);
+          return true;
+        case 'K':
+          this.step(-1, true);
+          return true;
+        case 'Enter':
+          if (this.state.sel >= 0) this.toggleCall(this.ix.call[this.state.sel]!);
+          return true;
+        case '/':
+          this.filterInput.focus();
+          this.filterInput.select();
+          return true;
+        case 'e':
+          this.state.explain = !this.state.explain;
+          this.render();
+          return true;
+        case 'r': {
+          const k = REG_MODES.indexOf(this.state.mode);
+          this.state.mode = REG_MODES[(k + 1) % REG_MODES.length]!;
+          this.render();
+          return true;
+        }
+        case 'b':
+          void this.profileBDialog();
+          return true;
+        case 'n':
+          void this.jumpToDivergence();
+          return true;
+        case 'x':
+          void this.whatIfDialog();
+          return true;
+        case 'i': {
+          const inv = this.firstInvariantHop();
+          if (inv !== undefined) this.select(inv);
+          else this.status('no invariant break in this trace');
+          return true;
+        }
+        case 'w': {
+          const c = this.state.sel >= 0 ? this.ix.seq[this.state.sel]! : (z[0] + z[1]) / 2;
+          const nspan = Math.max(8, Math.floor(span / 2));
+          const a = Math.max(lo, Math.round(c - nspan / 2));
+          this.setZoom([a, Math.min(hi, a + nspan)]);
+          return true;
+        }
+        case 's': {
+          const nspan = span * 2;
+          if (nspan >= hi - lo) this.setZoom(undefined);
+          else {
+            const a = Math.max(lo, Math.round((z[0] + z[1]) / 2 - nspan / 2));
+            this.setZoom([a, Math.min(hi, a + nspan)]);
+          }
+          return true;
+        }
+        case 'a':
+        case 'd': {
+          if (this.state.zoom === undefined) return true;
+          const dx = Math.round(span / 4) * (e.key === 'a' ? -1 : 1);
+          const a = Math.max(lo, Math.min(hi - span, z[0] + dx));
+          this.setZoom([a, a + span]);
+          return true;
+        }
+        case 'p':
+          void this.openPerfetto();
+          return true;
+        case 'c':
+          void this.copy('replay');
+          return true;
+        case 'C':
+          void this.copy('crash');
+          return true;
+        case 'm':
+          void this.copy('mermaid');
+          return true;
+        case '?':
+          this.help();
+          return true;
+        default:
+          if (/^[0-9]$/.test(e.key)) {
+            this.setReg(Number(e.key));
+            return true;
+          }
+          return false;
+      }
+    })();
+    if (handled) e.preventDefault();
+  }
+
+  // ---------------------------------------------------------------- actions
+
+  status(text: string, error = false): void {
+    this.statusEl.textContent = text;
+    this.statusEl.classList.toggle('error', error);
+  }
+
+  private loadLazy(): Promise<Lazy> {
+    this.lazy ??= import('./lazy.ts');
+    return this.lazy;
+  }
+
+  private whatIfSource(): { scenario?: string; replay?: string } {
+    const sc = this.original?.header?.scenario ?? this.ix.header?.scenario;
+    return {
+      ...(typeof sc === 'string' ? { scenario: sc } : {}),
+      ...(this.sources.replay === undefined ? {} : { replay: this.sources.replay }),
+    };
+  }
+
+  /** Re-runs the scenario under profile B and keeps it for the profile diff and `n`. */
+  async runProfileB(profile: string): Promise<string | undefined> {
+    const lz = await this.loadLazy();
+    const r = lz.runWhatIf(this.whatIfSource(), profile);
+    if (!r.ok) {
+      this.status(r.error, true);
+      return r.error;
+    }
+    this.traceB = indexTrace(r.jsonl);
+    this.state.profileB = profile;
+    this.state.mode = 'profiles';
+    this.render();
+    this.status(`profile B = ${profile}`);
+    return undefined;
+  }
+
+  async jumpToDivergence(): Promise<void> {
+    if (this.traceB === undefined) {
+      this.status('choose profile B first (b)', true);
+      return;
+    }
+    const lz = await this.loadLazy();
+    const d = lz.firstDivergence(this.ix, this.traceB);
+    if (d === undefined) {
+      this.status('profiles A and B agree on every host call');
+      return;
+    }
+    const hop = lz.hostCallHop(this.ix, d.call);
+    if (hop !== undefined) this.select(hop);
+    this.status(`first divergence: host call #${d.call} — ${d.why}`);
+  }
+
+  private async profileBDialog(): Promise<void> {
+    const lz = await this.loadLazy();
+    const why = lz.whatIfAvailable(this.whatIfSource());
+    const sel = h(
+      'select',
+      { 'aria-label': 'Profile B' },
+      ...lz.PROFILE_NAMES.map((p) => h('option', { value: p, text: p, selected: p === this.state.profileB })),
+    );
+    const msg = h('p', { text: why ?? 'Re-runs the scenario in this page under profile B.' });
+    const d = this.dialog('Profile B', msg, h('label', {}, 'Profile B ', sel));
+    const ok = h('button', { type: 'button', text: 'Run B', disabled: why !== undefined });
+    ok.addEventListener('click', async () => {
+      const err = await this.runProfileB(sel.value);
+      if (err === undefined) d.close();
+      else msg.textContent = err;
+    });
+    d.querySelector('.actions')?.prepend(ok);
+    d.showModal();
+    sel.focus();
+  }
+
+  private async whatIfDialog(): Promise<void> {
+    const lz = await this.loadLazy();
+    const src = this.whatIfSource();
+    const why = lz.whatIfAvailable(src);
+    const call = this.state.sel >= 0 ? this.ix.call[this.state.sel]! : 0;
+    const hop = lz.hostCallHop(this.ix, call);
+    const regs = hop === undefined ? undefined : regsOf(eventAt(this.ix, hop));
+    const profSel = h(
+      'select',
+      { 'aria-label': 'Profile' },
+      ...lz.PROFILE_NAMES.map((p) =>
+        h('option', { value: p, text: p, selected: p === String(this.ix.header?.profile) }),
+      ),
+    );
+    const inputs: HTMLInputElement[] = [];
+    const grid = h('div', { class: 'whatif-regs' });
+    for (let r = 0; r < 18; r++) {
+      const inp = h('input', {
+        'aria-label': `x${r} of host call ${call}`,
+        value: regs?.[r] ?? '0x0',
+        disabled: regs === undefined,
+        spellcheck: 'false',
+      });
+      inputs.push(inp);
+      grid.append(h('label', { for: '', text: `x${r}` }), inp);
+    }
+    const msg = h('p', {
+      text:
+        why ??
+        (regs === undefined
+          ? 'Select a host call to edit its registers; the profile can change for any trace.'
+          : `Edit host call #${call} (${callInfo(this.ix, call)?.name}) and re-run the scenario in this page.`),
+    });
+    const d = this.dialog('What-if', msg, h('label', {}, 'Profile ', profSel), grid);
+    const run = h('button', { type: 'button', text: 'Re-run', disabled: why !== undefined });
+    run.addEventListener('click', () => {
+      const edits: { call: number; reg: number; value: bigint }[] = [];
+      for (let r = 0; r < 18; r++) {
+        const v = inputs[r]!.value.trim();
+        if (regs === undefined || v === regs[r]) continue;
+        if (!/^(0x[0-9a-fA-F]{1,16}|\d{1,20})$/.test(v)) {
+          msg.textContent = `x${r}: '${v}' is not a 64-bit value (0x… or decimal)`;
+          inputs[r]!.focus();
+          return;
+        }
+        edits.push({ call, reg: r, value: BigInt(v) });
+      }
+      const res = lz.runWhatIf(src, profSel.value, edits);
+      if (!res.ok) {
+        msg.textContent = res.error;
+        return;
+      }
+      d.close();
+      const before = this.ix;
+      this.loadText(res.jsonl);
+      this.traceB = before;
+      const div = lz.firstDivergence(before, this.ix);
+      const to = div === undefined ? undefined : lz.hostCallHop(this.ix, div.call);
+      if (to !== undefined) this.select(to);
+      this.status(
+        `what-if: ${profSel.value}${edits.length ? `, ${edits.length} register edit(s) on call #${call}` : ''} — ${div === undefined ? 'no host-visible difference' : `first divergence at call #${div.call}: ${div.why}`}${res.failures.length ? ` · ${res.failures.length} expectation(s) failed` : ''}`,
+      );
+    });
+    d.querySelector('.actions')?.prepend(run);
+    d.showModal();
+    profSel.focus();
+  }
+
+  private dialog(title: string, ...body: HTMLElement[]): HTMLDialogElement {
+    document.querySelector('dialog')?.remove();
+    const close = h('button', { type: 'button', text: 'Close' });
+    const d = h(
+      'dialog',
+      { 'aria-label': title },
+      h('h2', { text: title }),
+      ...body,
+      h('p', { class: 'actions' }, close),
+    );
+    close.addEventListener('click', () => d.close());
+    d.addEventListener('close', () => {
+      d.remove();
+      (this.flow.el.querySelector('.grid') as HTMLElement | null)?.focus();
+    });
+    document.body.append(d);
+    return d;
+  }
+
+  help(): void {
+    const rows = KEYS.map(([k, v]) => h('tr', {}, h('td', {}, h('kbd', { text: k })), h('td', { text: v })));
+    const d = this.dialog(
+      'Keyboard',
+      h('table', {}, h('tbody', {}, ...rows)),
+      h('p', {
+        text: `Lanes: ${Object.values(LANE_LABEL).join(' · ')} · partitions. The URL holds the view: share it to share what you see.`,
+      }),
+    );
+    d.showModal();
+  }
+
+  async openPerfetto(): Promise<void> {
+    const lz = await this.loadLazy();
+    const json = lz.perfettoJSON(this.ix);
+    const sel = this.state.sel;
+    const info = sel >= 0 ? callInfo(this.ix, this.ix.call[sel]!) : undefined;
+    const range =
+      info === undefined
+        ? undefined
+        : ([this.ix.seq[info.first]!, this.ix.seq[info.last]! + 1] as [number, number]);
+    const r = await lz.sendToPerfetto(
+      this.sources.perfettoUrl,
+      json,
+      `ffasim ${String(this.ix.header?.scenario ?? 'trace')}`,
+      range,
+    );
+    this.status(r);
+  }
+
+  async copy(what: 'replay' | 'crash' | 'mermaid'): Promise<string> {
+    const lz = await this.loadLazy();
+    const sel = this.state.sel;
+    if (sel < 0) return '';
+    const call = this.ix.call[sel]!;
+    let text = '';
+    if (what === 'replay') {
+      const hop = lz.hostCallHop(this.ix, call);
+      const regs = hop === undefined ? undefined : regsOf(eventAt(this.ix, hop));
+      text =
+        regs === undefined || hop === undefined
+          ? ''
+          : lz.replayLine(regs, Number(eventAt(this.ix, hop).cpu ?? 0));
+    } else if (what === 'crash') {
+      const regs = regsOf(eventAt(this.ix, sel));
+      text = regs === undefined ? '' : lz.crashDump(regs);
+    } else text = lz.mermaidOf(this.ix, [call]);
+    try {
+      await navigator.clipboard.writeText(text);
+      this.status(`copied ${what} (${text.length} chars)`);
+    } catch {
+      this.status(`copy blocked by the browser; the ${what} text is in the console`);
+      console.log(text);
+    }
+    (window as unknown as { __ffasimLastCopy?: string }).__ffasimLastCopy = text;
+    return text;
+  }
+
+  private pickFile(): void {
+    const inp = h('input', { type: 'file', accept: '.jsonl,.gz,application/json' });
+    inp.addEventListener('change', () => {
+      const f = inp.files?.[0];
+      if (f !== undefined) this.openFile(f);
+    });
+    inp.click();
+  }
+
+  private openFile(f: Blob): void {
+    (this as { ix: TraceIndex | undefined }).ix = undefined;
+    this.original = undefined;
+    this.traceB = undefined;
+    history.replaceState(null, '', location.pathname + location.search);
+    void this.loadFrom({ file: f });
+  }
+
+  private showPicker(): void {
+    const box = h(
+      'div',
+      { class: 'box' },
+      h('h1', { text: 'ffasim view' }),
+      h('p', { text: 'Drop an ffasim trace (.jsonl or .jsonl.gz) here, or' }),
+      (() => {
+        const b = h('button', { type: 'button', text: 'Choose a file…' });
+        b.addEventListener('click', () => this.pickFile());
+        return b;
+      })(),
+      h('p', { text: 'Make one with: ffasim run boot --format jsonl --out boot.jsonl' }),
+    );
+    this.root.replaceChildren(h('main', { class: 'drop' }, box), this.errorsEl);
+  }
+
+  private installDrop(): void {
+    window.addEventListener('dragover', (e) => {
+      e.preventDefault();
+      this.root.querySelector('.drop')?.classList.add('over');
+    });
+    window.addEventListener('drop', (e) => {
+      e.preventDefault();
+      const f = e.dataTransfer?.files[0];
+      if (f !== undefined) this.openFile(f);
+    });
+  }
+
+  // ---------------------------------------------------------------- debug hook (tests, bench)
+
+  /** Read-only view of what is on screen, for tests: meaning before pixels. */
+  debug(): Record<string, unknown> {
+    const ix = this.ix;
+    const sel = this.state.sel;
+    return {
+      ready: ix?.complete === true,
+      events: ix?.n ?? 0,
+      hops: ix?.hops.length ?? 0,
+      calls: ix?.calls.length ?? 0,
+      errors: ix?.errors ?? [],
+      components: ix?.components ?? [],
+      profile: ix?.header?.profile,
+      state: { ...this.state },
+      hash: location.hash,
+      selection:
+        ix === undefined || sel < 0
+          ? undefined
+          : {
+              event: sel,
+              seq: ix.seq[sel],
+              call: ix.call[sel],
+              name: ix.names[ix.nameId[sel]!],
+              from: ix.components[ix.from[sel]!],
+              to: ix.components[ix.to[sel]!],
+              dir: ix.dir[sel] === 1 ? 'ret' : 'call',
+            },
+      rowsShown: this.rows.length,
+      registers: this.regs.shown,
+      bytes: this.bytes.shown,
+      detailsText: this.details.el.innerText,
+      pageRows: this.pageRows.length,
+      metrics: { ...this.metrics, mapDrawMs: this.map.lastDrawMs },
+      traceB: this.traceB?.header?.profile,
+    };
+  }
+
+  pageRangesAt(seq: number): ReturnType<typeof rangesAt> {
+    return rangesAt(this.pageRows, seq);
+  }
+
+  /** One step with all panes updated, timed (the benchmark's next-hop figure). */
+  timedStep(): number {
+    const t0 = performance.now();
+    this.step(1);
+    return performance.now() - t0;
+  }
+
+  /** Redraws the page map, timed. */
+  timedMapDraw(): number {
+    const t0 = performance.now();
+    this.map.draw();
+    return performance.now() - t0;
+  }
+
+  describe(event: number): string {
+    const ix = this.ix;
+    return `${ix.names[ix.nameId[event]!]} ${ix.components[ix.from[event]!]}→${ix.components[ix.to[event]!]} @${hex(ix.seq[event]!)}`;
+  }
+}

@@ -1,0 +1,65 @@
+/** Entry: reads where the trace comes from (a `--report` file's embedded data, `?trace=`, or a picker). */
+import fontUrl from '@fontsource/jetbrains-mono/files/jetbrains-mono-latin-400-normal.woff2?url';
+import { App, type Sources } from './app.ts';
+import './style.css';
+
+interface Embedded {
+  /** base64 of the gzip of the JSONL trace. */
+  trace: string;
+  replay?: string;
+}
+
+function b64(s: string): ArrayBuffer {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out.buffer;
+}
+
+async function start(): Promise<void> {
+  // The one shipped monospace font, loaded before the first paint so canvases measure the right glyphs.
+  try {
+    const face = new FontFace('ffasim-mono', `url(${fontUrl})`);
+    document.fonts.add(await face.load());
+  } catch {
+    // Fall back to the system monospace; nothing else depends on it.
+  }
+  const q = new URLSearchParams(location.search);
+  const embedded = (window as unknown as { __FFASIM_REPORT__?: Embedded }).__FFASIM_REPORT__;
+  const sources: Sources = { perfettoUrl: q.get('perfetto') ?? 'https://ui.perfetto.dev' };
+  if (embedded !== undefined) {
+    sources.trace = { bytes: b64(embedded.trace) };
+    if (embedded.replay !== undefined) sources.replay = embedded.replay;
+  } else {
+    const t = q.get('trace');
+    if (t !== null) sources.trace = { url: new URL(t, location.href).href };
+    const r = q.get('replay');
+    if (r !== null) {
+      try {
+        const res = await fetch(r);
+        if (res.ok) sources.replay = await res.text();
+      } catch {
+        // What-if will say it has no replay file.
+      }
+    }
+  }
+  const root = document.getElementById('app')!;
+  const app = new App(root, sources);
+  (window as unknown as { __ffasim: unknown }).__ffasim = {
+    app,
+    debug: () => app.debug(),
+    pageRangesAt: (seq: number) => app.pageRangesAt(seq),
+    timedStep: () => app.timedStep(),
+    timedMapDraw: () => app.timedMapDraw(),
+    filter: (f: string) => {
+      app.applyFilter(f);
+      return app.metrics.filterMs;
+    },
+    select: (i: number) => app.select(i),
+    runProfileB: (p: string) => app.runProfileB(p),
+    copy: (w: 'replay' | 'crash' | 'mermaid') => app.copy(w),
+    loaded: app.load(),
+  };
+}
+
+void start();

@@ -1,0 +1,558 @@
+/**
+ * The view's index of an `ffasim-trace/1` file (docs/trace-format.md): the raw bytes, kept as they are, plus typed
+ * per-event columns (kind, host call, hop lanes, names, flags) and a few small lists (calls, page changes,
+ * decisions). A line is parsed in full again only when it is selected (`eventAt`). Built incrementally so a Worker
+ * can stream a file and post a first snapshot before the end. Never throws on bad input: a line that is not an
+ * event is recorded in `errors` with its line number and skipped. DOM-free, so Node tests use it too.
+ */
+import { ffaErrorName } from '../../../src/ffa/errors.ts';
+
+export const KIND_NAMES = [
+  'hop',
+  'decision',
+  'buffer',
+  'pages',
+  'check',
+  'warn',
+  'leak',
+  'oob',
+  'note',
+  'step',
+] as const;
+export type KindName = (typeof KIND_NAMES)[number];
+const KIND_CODE = new Map<string, number>(KIND_NAMES.map((k, i) => [k, i]));
+export const K_HOP = 0;
+
+/** Per-event flag bits (`flags` column). */
+export const F = {
+  /** A hop carrying FFA_ERROR. */
+  ERROR: 1,
+  /** A proxy decision that rejected the call. */
+  REJECT: 2,
+  /** A page-state change. */
+  PAGES: 4,
+  /** A failing invariant check (I1…I7). */
+  INV: 8,
+  /** A failing scenario expectation. */
+  EXPECT: 16,
+  /** WARN_ON, register leak or out-of-bounds access at EL2. */
+  HAZARD: 32,
+  /** A proxy decision. */
+  DECISION: 64,
+  /** Bytes of a buffer. */
+  BUFFER: 128,
+} as const;
+
+/** One host call (0 is world set-up): its events and a one-line summary. */
+export interface CallInfo {
+  call: number;
+  first: number;
+  last: number;
+  /** Name of the host's call (`FFA_MEM_SHARE`), or `setup`. */
+  name: string;
+  /** What the host got back (`SUCCESS`, `ERROR DENIED`, `0x00010002`…), or '' when the trace ends first. */
+  status: string;
+  hops: number;
+  /** OR of the flags of its events. */
+  flags: number;
+  /** Rules of its proxy decisions. */
+  rules: string[];
+  /** Ids of its failing checks. */
+  fails: string[];
+}
+
+/** One page-state change. */
+export interface PageChange {
+  event: number;
+  seq: number;
+  table: 'host' | 'hyp';
+  addr: number;
+  size: number;
+  from: string;
+  to: string;
+}
+
+export interface IndexError {
+  line: number;
+  message: string;
+}
+
+export interface TraceIndex {
+  header: Record<string, unknown> | undefined;
+  /** Lanes in exception-level order. */
+  components: string[];
+  raw: Uint8Array;
+  /** Event count. */
+  n: number;
+  lineStart: Uint32Array;
+  lineEnd: Uint32Array;
+  /** 1-based line in the file. */
+  lineNo: Uint32Array;
+  seq: Float64Array;
+  call: Int32Array;
+  kind: Uint8Array;
+  flags: Uint8Array;
+  /** Hop columns (0 for other kinds): lane index of from / to, 1 for a return, name id. */
+  from: Uint8Array;
+  to: Uint8Array;
+  dir: Uint8Array;
+  nameId: Uint16Array;
+  names: string[];
+  /** Indices of hop events, in order. */
+  hops: Int32Array;
+  calls: CallInfo[];
+  pages: PageChange[];
+  errors: IndexError[];
+  /** True when the whole input has been read. */
+  complete: boolean;
+  /** Bytes read so far. */
+  bytes: number;
+}
+
+const LANE_ORDER = (c: string): number =>
+  c === 'host' ? 0 : c === 'hyp' ? 1 : c === 'spmd' ? 2 : c === 'spmc' ? 3 : 4;
+
+/** Most errors kept (a binary file fed by mistake would otherwise fill memory with messages). */
+const MAX_ERRORS = 200;
+
+function growU32(a: Uint32Array, need: number): Uint32Array {
+  if (need <= a.length) return a;
+  const b = new Uint32Array(Math.max(need, a.length * 2));
+  b.set(a);
+  return b;
+}
+
+/** Columns that grow as lines arrive. */
+class Columns {
+  cap = 1024;
+  lineStart = new Uint32Array(this.cap);
+  lineEnd = new Uint32Array(this.cap);
+  lineNo = new Uint32Array(this.cap);
+  seq = new Float64Array(this.cap);
+  call = new Int32Array(this.cap);
+  kind = new Uint8Array(this.cap);
+  flags = new Uint8Array(this.cap);
+  from = new Uint8Array(this.cap);
+  to = new Uint8Array(this.cap);
+  dir = new Uint8Array(this.cap);
+  nameId = new Uint16Array(this.cap);
+
+  ensure(n: number): void {
+    if (n <= this.cap) return;
+    const cap = Math.max(n, this.cap * 2);
+    const grow = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(cap);
+      b.set(a);
+      return b;
+    };
+    this.lineStart = grow(this.lineStart);
+    this.lineEnd = grow(this.lineEnd);
+    this.lineNo = grow(this.lineNo);
+    this.seq = grow(this.seq);
+    this.call = grow(this.call);
+    this.kind = grow(this.kind);
+    this.flags = grow(this.flags);
+    this.from = grow(this.from);
+    this.to = grow(this.to);
+    this.dir = grow(this.dir);
+    this.nameId = grow(this.nameId);
+    this.cap = cap;
+  }
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/**
+ * Streams a trace into an index. `push` takes chunks of bytes as they arrive (any split), `snapshot` returns an
+ * index of what is complete so far, `finish` the final one.
+ */
+export class IndexBuilder {
+  private chunks: Uint8Array[] = [];
+  private total = 0;
+  private pending: Uint8Array = new Uint8Array(0);
+  private pendingStart = 0;
+  private line = 0;
+  private readonly dec = new TextDecoder('utf-8', { fatal: false });
+  private readonly c = new Columns();
+  private n = 0;
+  private header: Record<string, unknown> | undefined;
+  private readonly comps = new Map<string, number>();
+  private readonly compList: string[] = [];
+  private readonly nameMap = new Map<string, number>();
+  private readonly names: string[] = [];
+  private hops: Uint32Array = new Uint32Array(1024);
+  private nHops = 0;
+  private readonly calls: CallInfo[] = [];
+  private readonly callByNo = new Map<number, CallInfo>();
+  private readonly pages: PageChange[] = [];
+  private readonly errors: IndexError[] = [];
+  private lastSeq = -Infinity;
+  /** Open call hops per `from>to`, to pair returns with calls for the host call's status. */
+  private done = false;
+
+  constructor() {
+    for (const c of ['host', 'hyp', 'spmd', 'spmc']) this.lane(c);
+  }
+
+  private lane(c: string): number {
+    let i = this.comps.get(c);
+    if (i === undefined) {
+      i = this.compList.length;
+      if (i >= 255) return 255;
+      this.comps.set(c, i);
+      this.compList.push(c);
+    }
+    return i;
+  }
+
+  private nameOf(s: string): number {
+    let i = this.nameMap.get(s);
+    if (i === undefined) {
+      i = this.names.length;
+      if (i >= 65535) return 65535;
+      this.nameMap.set(s, i);
+      this.names.push(s);
+    }
+    return i;
+  }
+
+  private error(line: number, message: string): void {
+    if (this.errors.length < MAX_ERRORS) this.errors.push({ line, message });
+    else if (this.errors.length === MAX_ERRORS)
+      this.errors.push({ line, message: 'more errors follow; only the first 200 are listed' });
+  }
+
+  /** Feeds a chunk of bytes. */
+  push(chunk: Uint8Array): void {
+    if (this.done) throw new Error('IndexBuilder: push after finish');
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    const buf =
+      this.pending.length === 0
+        ? chunk
+        : (() => {
+            const b = new Uint8Array(this.pending.length + chunk.length);
+            b.set(this.pending);
+            b.set(chunk, this.pending.length);
+            return b;
+          })();
+    const base = this.pendingStart;
+    let start = 0;
+    for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, start)) {
+      this.lineAt(buf, start, i, base);
+      start = i + 1;
+    }
+    this.total += chunk.length;
+    this.pending = buf.subarray(start);
+    this.pendingStart = base + start;
+  }
+
+  private lineAt(buf: Uint8Array, s: number, e: number, base: number): void {
+    this.line++;
+    let end = e;
+    if (end > s && buf[end - 1] === 13) end--;
+    if (end === s) return;
+    const text = this.dec.decode(buf.subarray(s, end));
+    let o: unknown;
+    try {
+      o = JSON.parse(text);
+    } catch (err) {
+      this.error(this.line, `not JSON (${(err as Error).message})`);
+      return;
+    }
+    if (o === null || typeof o !== 'object' || Array.isArray(o)) {
+      this.error(this.line, 'not a JSON object');
+      return;
+    }
+    const r = o as Record<string, unknown>;
+    if (this.header === undefined && this.n === 0 && 'schema' in r) {
+      const schema = str(r.schema);
+      if (schema === undefined || !schema.startsWith('ffasim-trace/'))
+        this.error(this.line, `unknown schema '${String(r.schema)}' (expected ffasim-trace/1)`);
+      else if (schema !== 'ffasim-trace/1')
+        this.error(
+          this.line,
+          `schema ${schema} is newer than this viewer (ffasim-trace/1); showing what it can`,
+        );
+      this.header = r;
+      if (Array.isArray(r.components)) for (const c of r.components) if (typeof c === 'string') this.lane(c);
+      return;
+    }
+    const kindName = str(r.kind);
+    const kind = kindName === undefined ? undefined : KIND_CODE.get(kindName);
+    const seq = num(r.seq);
+    const call = num(r.call);
+    if (kind === undefined) {
+      this.error(this.line, `unknown event kind '${String(r.kind)}'`);
+      return;
+    }
+    if (seq === undefined || call === undefined || !Number.isInteger(call) || call < 0) {
+      this.error(this.line, "event without a numeric 'seq' and 'call'");
+      return;
+    }
+    if (seq <= this.lastSeq) this.error(this.line, `seq ${seq} does not increase (previous ${this.lastSeq})`);
+    this.lastSeq = seq;
+    const i = this.n++;
+    const c = this.c;
+    c.ensure(this.n);
+    c.lineStart[i] = base + s;
+    c.lineEnd[i] = base + end;
+    c.lineNo[i] = this.line;
+    c.seq[i] = seq;
+    c.call[i] = call;
+    c.kind[i] = kind;
+    let flags = 0;
+    let info = this.callByNo.get(call);
+    if (info === undefined) {
+      info = {
+        call,
+        first: i,
+        last: i,
+        name: call === 0 ? 'setup' : '',
+        status: '',
+        hops: 0,
+        flags: 0,
+        rules: [],
+        fails: [],
+      };
+      this.callByNo.set(call, info);
+      this.calls.push(info);
+    }
+    info.last = i;
+    switch (kindName) {
+      case 'hop': {
+        const from = this.lane(str(r.from) ?? '?');
+        const to = this.lane(str(r.to) ?? '?');
+        const ret = r.dir === 'ret';
+        const name = str(r.name) ?? '?';
+        c.from[i] = from;
+        c.to[i] = to;
+        c.dir[i] = ret ? 1 : 0;
+        c.nameId[i] = this.nameOf(name);
+        let status = name.replace(/^FFA_/, '');
+        if (name === 'FFA_ERROR' && Array.isArray(r.regs) && typeof r.regs[2] === 'string') {
+          flags |= F.ERROR;
+          const w2 = Number.parseInt(r.regs[2].slice(-8), 16);
+          status = `ERROR ${ffaErrorName(w2) ?? `0x${(w2 >>> 0).toString(16)}`}`;
+        }
+        if (this.nHops === this.hops.length) this.hops = growU32(this.hops, this.nHops + 1);
+        this.hops[this.nHops++] = i;
+        info.hops++;
+        if (!ret && str(r.from) === 'host' && info.name === '') info.name = name;
+        if (ret && str(r.to) === 'host') info.status = status;
+        break;
+      }
+      case 'decision': {
+        flags |= F.DECISION;
+        if (r.action === 'reject') flags |= F.REJECT;
+        const rule = str(r.rule);
+        if (rule !== undefined && !info.rules.includes(rule)) info.rules.push(rule);
+        break;
+      }
+      case 'pages': {
+        flags |= F.PAGES;
+        const addr = num(r.addr);
+        const pages = num(r.pages);
+        const ps = num(r.pageSize) ?? 4096;
+        const table = r.table === 'hyp' ? 'hyp' : 'host';
+        if (addr === undefined || pages === undefined)
+          this.error(this.line, 'pages event without addr/pages');
+        else
+          this.pages.push({
+            event: i,
+            seq,
+            table,
+            addr,
+            size: pages * ps,
+            from: str(r.from) ?? '?',
+            to: str(r.to) ?? '?',
+          });
+        break;
+      }
+      case 'check':
+        if (r.verdict === 'fail') {
+          const id = str(r.id) ?? '?';
+          flags |= /^I\d+$/.test(id) ? F.INV : F.EXPECT;
+          if (!info.fails.includes(id)) info.fails.push(id);
+        }
+        break;
+      case 'warn':
+      case 'leak':
+      case 'oob':
+        flags |= F.HAZARD;
+        break;
+      case 'buffer':
+        flags |= F.BUFFER;
+        break;
+    }
+    c.flags[i] = flags;
+    info.flags |= flags;
+  }
+
+  /** Index of what has been read so far (copies the columns). */
+  snapshot(): TraceIndex {
+    return this.build(true);
+  }
+
+  /** Reads the last line (a file need not end in a newline) and returns the final index. */
+  finish(): TraceIndex {
+    if (!this.done) {
+      if (this.pending.length > 0) {
+        const p = this.pending;
+        this.lineAt(p, 0, p.length, this.pendingStart);
+        this.pending = new Uint8Array(0);
+      }
+      this.done = true;
+      if (this.header === undefined && this.n > 0)
+        this.error(1, 'no ffasim-trace header line; lanes and profile are guessed');
+      if (this.n === 0 && this.errors.length === 0) this.error(1, 'the trace holds no events');
+    }
+    return this.build(false);
+  }
+
+  private build(copy: boolean): TraceIndex {
+    const n = this.n;
+    const c = this.c;
+    const cut = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(a: T): T =>
+      (copy ? a.slice(0, n) : a.subarray(0, n)) as T;
+    let raw: Uint8Array;
+    if (this.chunks.length === 1) raw = this.chunks[0]!;
+    else {
+      raw = new Uint8Array(this.total);
+      let o = 0;
+      for (const ch of this.chunks) {
+        raw.set(ch, o);
+        o += ch.length;
+      }
+      if (!copy) this.chunks = [raw];
+    }
+    const order = [...this.compList.keys()].sort(
+      (a, b) =>
+        LANE_ORDER(this.compList[a]!) - LANE_ORDER(this.compList[b]!) ||
+        this.compList[a]!.localeCompare(this.compList[b]!),
+    );
+    // Lanes are stored by first appearance; present them in exception-level order through a remap.
+    const remap = new Uint8Array(256);
+    order.forEach((old, neu) => {
+      remap[old] = neu;
+    });
+    const from = cut(c.from);
+    const to = cut(c.to);
+    const needRemap = order.some((old, neu) => old !== neu);
+    const fromOut = needRemap ? from.map((v) => remap[v]!) : from;
+    const toOut = needRemap ? to.map((v) => remap[v]!) : to;
+    return {
+      header: this.header,
+      components: order.map((i) => this.compList[i]!),
+      raw,
+      n,
+      lineStart: cut(c.lineStart),
+      lineEnd: cut(c.lineEnd),
+      lineNo: cut(c.lineNo),
+      seq: cut(c.seq),
+      call: cut(c.call),
+      kind: cut(c.kind),
+      flags: cut(c.flags),
+      from: fromOut,
+      to: toOut,
+      dir: cut(c.dir),
+      nameId: cut(c.nameId),
+      names: [...this.names],
+      hops: Int32Array.from(this.hops.subarray(0, this.nHops)),
+      calls: copy ? this.calls.map((x) => ({ ...x, rules: [...x.rules], fails: [...x.fails] })) : this.calls,
+      pages: copy ? [...this.pages] : this.pages,
+      errors: [...this.errors],
+      complete: !copy,
+      bytes: this.total,
+    };
+  }
+}
+
+/** Indexes a whole trace held in memory. */
+export function indexTrace(bytes: Uint8Array | string): TraceIndex {
+  const b = new IndexBuilder();
+  b.push(typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes);
+  return b.finish();
+}
+
+const lineDecoder = new TextDecoder();
+
+/** The full event `i` (parsed from the raw line on demand). */
+export function eventAt(ix: TraceIndex, i: number): Record<string, unknown> {
+  if (i < 0 || i >= ix.n) return {};
+  try {
+    return JSON.parse(lineDecoder.decode(ix.raw.subarray(ix.lineStart[i], ix.lineEnd[i]))) as Record<
+      string,
+      unknown
+    >;
+  } catch {
+    return {};
+  }
+}
+
+/** Host call info by call number (binary search; calls are in order of first appearance). */
+export function callInfo(ix: TraceIndex, call: number): CallInfo | undefined {
+  let lo = 0;
+  let hi = ix.calls.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const c = ix.calls[mid]!;
+    if (c.call === call) return c;
+    if (c.call < call) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return ix.calls.find((c) => c.call === call);
+}
+
+/** Event index of the first event with seq ≥ `seq` (n when none). */
+export function eventAtSeq(ix: TraceIndex, seq: number): number {
+  let lo = 0;
+  let hi = ix.n;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ix.seq[mid]! < seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The hop event that answers call hop `i` (the next return from its target to its source at the same depth). */
+export function matchingHop(ix: TraceIndex, i: number): number | undefined {
+  if (ix.kind[i] !== K_HOP) return undefined;
+  const call = ix.call[i]!;
+  const a = ix.from[i]!;
+  const b = ix.to[i]!;
+  const ret = ix.dir[i] === 1;
+  let depth = 0;
+  if (!ret) {
+    for (let j = i + 1; j < ix.n && ix.call[j] === call; j++) {
+      if (ix.kind[j] !== K_HOP) continue;
+      if (ix.dir[j] === 0 && ix.from[j] === a && ix.to[j] === b) depth++;
+      else if (ix.dir[j] === 1 && ix.from[j] === b && ix.to[j] === a) {
+        if (depth === 0) return j;
+        depth--;
+      }
+    }
+  } else {
+    for (let j = i - 1; j >= 0 && ix.call[j] === call; j--) {
+      if (ix.kind[j] !== K_HOP) continue;
+      if (ix.dir[j] === 1 && ix.from[j] === a && ix.to[j] === b) depth++;
+      else if (ix.dir[j] === 0 && ix.from[j] === b && ix.to[j] === a) {
+        if (depth === 0) return j;
+        depth--;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The host → hyp hop of host call `call`. */
+export function hostCallHop(ix: TraceIndex, call: number): number | undefined {
+  const info = callInfo(ix, call);
+  if (info === undefined) return undefined;
+  const host = ix.components.indexOf('host');
+  for (let i = info.first; i <= info.last; i++)
+    if (ix.kind[i] === K_HOP && ix.dir[i] === 0 && ix.from[i] === host) return i;
+  return undefined;
+}

@@ -1,0 +1,257 @@
+/**
+ * Bytes pane: the descriptors of the selected host call as hex, decoded with src/ffa/desc `annotate` and linked
+ * both ways with the field list (hover a field → its bytes; hover a byte → its field). Header / EMAD / composite /
+ * constituents in distinct hues, bytes no field covers hatched, bytes two fields claim in red (offset tricks),
+ * the located decode error outlined. One tab per buffer (fragment) and, for a fragmented transaction, a
+ * reassembled tab.
+ */
+import { type Annotated, annotate, type DescriptorKind } from '../../../src/ffa/desc/annotate.ts';
+import type { DescVersion } from '../../../src/ffa/desc/types.ts';
+import { h, hex, type ViewContext } from '../ctx.ts';
+import { callInfo, eventAt, F, type TraceIndex } from '../model/trace-index.ts';
+
+export interface BufferTab {
+  title: string;
+  bytes: Uint8Array;
+  kind: DescriptorKind;
+  version: DescVersion;
+}
+
+function fromHex(s: string): Uint8Array {
+  const n = Math.floor(s.length / 2);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = Number.parseInt(s.slice(2 * i, 2 * i + 2), 16);
+    out[i] = Number.isNaN(v) ? 0 : v;
+  }
+  return out;
+}
+
+function kindFor(callName: string): DescriptorKind {
+  if (/PARTITION_INFO/.test(callName)) return 'partition-info';
+  if (/RELINQUISH/.test(callName)) return 'relinquish';
+  if (/SEND2/.test(callName)) return 'send2';
+  return 'mem';
+}
+
+const VERSIONS: readonly string[] = ['1.0', '1.1', '1.2'];
+
+/** Buffers of the host call of `event`, plus a reassembled tab for a fragmented memory transaction. */
+export function bufferTabs(ix: TraceIndex, event: number): BufferTab[] {
+  const info = callInfo(ix, ix.call[event]!);
+  if (info === undefined) return [];
+  const tabs: BufferTab[] = [];
+  const collect = (first: number, last: number, name: string, into: BufferTab[], prefix: string): void => {
+    for (let k = first; k <= last; k++) {
+      if (!(ix.flags[k]! & F.BUFFER)) continue;
+      const b = eventAt(ix, k);
+      const version = (VERSIONS.includes(String(b.version)) ? String(b.version) : '1.2') as DescVersion;
+      into.push({
+        title: `${prefix}${String(b.owner)} ${String(b.role)} #${String(b.seq)}`,
+        bytes: fromHex(String(b.hex ?? '')),
+        kind: kindFor(name),
+        version,
+      });
+    }
+  };
+  collect(info.first, info.last, info.name, tabs, '');
+  // A fragmented send: MEM_SHARE/LEND/DONATE answered by MEM_FRAG_RX, then FRAG_TX calls until SUCCESS.
+  let head = info;
+  if (/FRAG_TX/.test(info.name)) {
+    for (let k = ix.calls.indexOf(info) - 1; k >= 0; k--) {
+      const c = ix.calls[k]!;
+      if (/FRAG_TX/.test(c.name)) continue;
+      head = c;
+      break;
+    }
+  }
+  if (/MEM_(SHARE|LEND|DONATE)/.test(head.name) && head.status === 'MEM_FRAG_RX') {
+    const parts: BufferTab[] = [];
+    for (let k = ix.calls.indexOf(head); k < ix.calls.length; k++) {
+      const c = ix.calls[k]!;
+      if (k > ix.calls.indexOf(head) && !/FRAG_TX/.test(c.name)) break;
+      const mine: BufferTab[] = [];
+      collect(c.first, c.last, head.name, mine, '');
+      const tx = mine.find((t) => t.title.includes('hyp-tx'));
+      if (tx !== undefined) parts.push(tx);
+      if (c.status !== 'MEM_FRAG_RX') break;
+    }
+    if (parts.length > 1) {
+      const total = parts.reduce((n, p) => n + p.bytes.length, 0);
+      const all = new Uint8Array(total);
+      let o = 0;
+      for (const p of parts) {
+        all.set(p.bytes, o);
+        o += p.bytes.length;
+      }
+      tabs.push({
+        title: `reassembled (${parts.length} fragments)`,
+        bytes: all,
+        kind: 'mem',
+        version: parts[0]!.version,
+      });
+    }
+  }
+  return tabs;
+}
+
+export class BytesPane {
+  readonly el: HTMLElement;
+  private readonly tabsEl: HTMLElement;
+  private readonly body: HTMLElement;
+  private tabs: BufferTab[] = [];
+  private active = 0;
+  private lastCall = -2;
+  private ann: Annotated | undefined;
+  private byteEls: HTMLElement[] = [];
+  private fieldEls: HTMLElement[] = [];
+  /** For the debug hook. */
+  shown: {
+    tabs: string[];
+    active: number;
+    fields: number;
+    uncovered: number;
+    overlaps: number;
+    error?: string;
+  } = { tabs: [], active: 0, fields: 0, uncovered: 0, overlaps: 0 };
+
+  constructor() {
+    this.tabsEl = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Buffers of this call' });
+    this.body = h('div', { class: 'bytes', role: 'tabpanel', tabindex: 0 });
+    this.el = h(
+      'section',
+      { class: 'pane', 'aria-label': 'Bytes' },
+      h('h2', {}, 'Bytes', h('span', { class: 'hint', text: 'hover a field or a byte' })),
+      this.tabsEl,
+      this.body,
+    );
+    this.tabsEl.addEventListener('click', (e) => {
+      const b = (e.target as HTMLElement).closest<HTMLElement>('button[data-tab]');
+      if (b === null) return;
+      this.active = Number(b.dataset.tab);
+      this.render();
+    });
+    this.body.addEventListener('mouseover', (e) => {
+      const t = e.target as HTMLElement;
+      if (t.dataset.f !== undefined) this.hot(Number(t.dataset.f));
+      else if (t.dataset.o !== undefined) this.hot(this.fieldAt(Number(t.dataset.o)));
+    });
+    this.body.addEventListener('mouseleave', () => this.hot(-1));
+  }
+
+  update(ctx: ViewContext): void {
+    const i = ctx.state.sel;
+    const call = i < 0 ? -1 : ctx.ix.call[i]!;
+    if (call === this.lastCall) return;
+    this.lastCall = call;
+    this.tabs = i < 0 ? [] : bufferTabs(ctx.ix, i);
+    this.active = 0;
+    this.render();
+  }
+
+  private fieldAt(o: number): number {
+    const fs = this.ann?.fields ?? [];
+    let best = -1;
+    for (let k = 0; k < fs.length; k++) {
+      const f = fs[k]!;
+      if (o >= f.offset && o < f.offset + f.size && (best < 0 || f.size <= fs[best]!.size)) best = k;
+    }
+    return best;
+  }
+
+  private hot(k: number): void {
+    for (const el of this.body.querySelectorAll('.hot')) el.classList.remove('hot');
+    const f = this.ann?.fields[k];
+    if (f === undefined) return;
+    for (let o = f.offset; o < f.offset + f.size; o++) this.byteEls[o]?.classList.add('hot');
+    this.fieldEls[k]?.classList.add('hot');
+  }
+
+  private render(): void {
+    this.tabsEl.replaceChildren(
+      ...this.tabs.map((t, k) =>
+        h('button', {
+          role: 'tab',
+          'data-tab': k,
+          'aria-selected': k === this.active ? 'true' : 'false',
+          text: t.title,
+        }),
+      ),
+    );
+    const t = this.tabs[this.active];
+    if (t === undefined) {
+      this.ann = undefined;
+      this.body.replaceChildren(h('div', { class: 'empty', text: 'This call moved no descriptor.' }));
+      this.shown = { tabs: [], active: 0, fields: 0, uncovered: 0, overlaps: 0 };
+      return;
+    }
+    const a = annotate(t.bytes, t.kind, t.version);
+    this.ann = a;
+    const group = new Array<string>(t.bytes.length).fill('');
+    const claims = new Uint8Array(t.bytes.length);
+    a.fields.forEach((f) => {
+      for (let o = f.offset; o < f.offset + f.size && o < t.bytes.length; o++) {
+        if (group[o] === '') group[o] = `g-${f.group}`;
+        claims[o] = Math.min(255, claims[o]! + 1);
+      }
+    });
+    const unc = new Uint8Array(t.bytes.length);
+    for (const u of a.uncovered)
+      for (let o = u.offset; o < u.offset + u.size && o < unc.length; o++) unc[o] = 1;
+    const ovl = new Uint8Array(t.bytes.length);
+    for (const u of a.overlaps)
+      for (let o = u.offset; o < u.offset + u.size && o < ovl.length; o++) ovl[o] = 1;
+    const errAt = a.error?.at.kind === 'bytes' ? a.error.at.offset : -1;
+    const hexEl = h('div', { class: 'hex', 'aria-label': `${t.bytes.length} bytes` });
+    this.byteEls = [];
+    // Long descriptors: show the first 4 KiB (the field list stays complete).
+    const shown = Math.min(t.bytes.length, 4096);
+    for (let row = 0; row < shown; row += 16) {
+      const line = h('div', {}, h('span', { class: 'off', text: row.toString(16).padStart(4, '0') }));
+      for (let o = row; o < Math.min(row + 16, shown); o++) {
+        const cls = `b ${ovl[o] ? 'ovl' : unc[o] ? 'unc' : (group[o] ?? '')} ${o === errAt ? 'errb' : ''}`;
+        const s = h('span', { class: cls, 'data-o': o, text: t.bytes[o]!.toString(16).padStart(2, '0') });
+        this.byteEls[o] = s;
+        line.append(s);
+      }
+      hexEl.append(line);
+    }
+    this.fieldEls = a.fields.map((f, k) =>
+      h(
+        'div',
+        { 'data-f': k, class: f.mbzViolation ? 'mbzv' : '' },
+        `${hex(f.offset, 3)} +${f.size} ${f.path} = ${f.value}${f.note ? `  (${f.note})` : ''}${f.mbzViolation ? '  MBZ!' : ''}`,
+      ),
+    );
+    const summary = h(
+      'div',
+      { class: a.error ? 'fields fail' : 'fields' },
+      `${t.kind} descriptor v${t.version}, ${t.bytes.length} bytes · ${a.fields.length} fields` +
+        (a.uncovered.length
+          ? ` · ${a.uncovered.reduce((n, u) => n + u.size, 0)} bytes no field covers`
+          : '') +
+        (a.overlaps.length ? ` · ${a.overlaps.reduce((n, u) => n + u.size, 0)} bytes claimed twice` : '') +
+        (a.error ? ` · decode error at byte ${errAt}: ${a.error.code} — ${a.error.message}` : ''),
+    );
+    this.body.replaceChildren(
+      summary,
+      hexEl,
+      h(
+        'div',
+        { class: 'fields', role: 'list', 'aria-label': 'Fields' },
+        ...this.fieldEls.map((e) => {
+          e.setAttribute('role', 'listitem');
+          return e;
+        }),
+      ),
+    );
+    this.shown = {
+      tabs: this.tabs.map((x) => x.title),
+      active: this.active,
+      fields: a.fields.length,
+      uncovered: a.uncovered.length,
+      overlaps: a.overlaps.length,
+      ...(a.error ? { error: a.error.code } : {}),
+    };
+  }
+}

@@ -1,0 +1,386 @@
+/**
+ * Page map (Canvas 2D): the physical ranges the trace touches (untouched gaps collapsed, marked ⋯) × trace
+ * sequence. Fill = stage-2 state (host and hyp tables combined), a dark outline where the secure world can
+ * reach the pages, red where an invariant broke, a line at the selected hop. Hover tells since when and by which
+ * event and rule a range has its state; drag across time lists what changed. A text alternative lists every
+ * range's state at the selection. The overview strip above shares the zoom window.
+ */
+import { h, hex, type ViewContext } from '../ctx.ts';
+import { changesBetween, type PageRow, secureReachable, spanAt, stateLabel } from '../model/pages.ts';
+import { callInfo, eventAt, eventAtSeq, F, type TraceIndex } from '../model/trace-index.ts';
+
+export const STATE_COLOURS: Record<string, string> = {
+  'host owned': '#e4e8ec',
+  'shared with hyp': '#8fbcf0',
+  'shared with secure world': '#f2b84b',
+  'lent (host has no access)': '#e98f83',
+  'donated to hyp': '#b9a6ea',
+};
+const OTHER = '#c9c9c9';
+
+export function seqRange(ix: TraceIndex): [number, number] {
+  if (ix.n === 0) return [0, 1];
+  const lo = ix.seq[0]!;
+  const hi = ix.seq[ix.n - 1]!;
+  return [lo, hi > lo ? hi : lo + 1];
+}
+
+/** Seqs of failing invariant checks. */
+export function invSeqs(ix: TraceIndex): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < ix.n; i++) if (ix.flags[i]! & F.INV) out.push(ix.seq[i]!);
+  return out;
+}
+
+function setupCanvas(c: HTMLCanvasElement): CanvasRenderingContext2D | undefined {
+  const dpr = window.devicePixelRatio || 1;
+  const w = Math.max(1, Math.round(c.clientWidth * dpr));
+  const hh = Math.max(1, Math.round(c.clientHeight * dpr));
+  if (c.width !== w || c.height !== hh) {
+    c.width = w;
+    c.height = hh;
+  }
+  const g = c.getContext('2d');
+  if (g === null) return undefined;
+  g.setTransform(dpr, 0, 0, dpr, 0, 0);
+  return g;
+}
+
+export class PageMapPane {
+  readonly el: HTMLElement;
+  private readonly canvas: HTMLCanvasElement;
+  private readonly axis: HTMLElement;
+  private readonly alt: HTMLElement;
+  private readonly tip: HTMLElement;
+  private readonly changes: HTMLElement;
+  private ctx: ViewContext | undefined;
+  private drag: number | undefined;
+  private invs: number[] = [];
+  private invIx: TraceIndex | undefined;
+  /** Last redraw time in ms (for the benchmark). */
+  lastDrawMs = 0;
+
+  constructor() {
+    this.canvas = h('canvas', { role: 'img', 'aria-label': 'Page map', 'aria-describedby': 'pagemap-alt' });
+    this.axis = h('div', { class: 'axis', 'aria-hidden': 'true' });
+    this.alt = h('div', { id: 'pagemap-alt', class: 'sr-only' });
+    this.tip = h('div', { class: 'tip', hidden: true });
+    this.changes = h('div', { class: 'changes', hidden: true, role: 'status' });
+    const legend = h(
+      'span',
+      { class: 'legend' },
+      ...Object.entries(STATE_COLOURS).map(([k, c]) => {
+        const i = h('i');
+        i.style.background = c;
+        return h('span', {}, i, k);
+      }),
+      (() => {
+        const i = h('i');
+        i.style.border = '2px solid #1b1f24';
+        return h('span', {}, i, 'secure world can reach');
+      })(),
+      (() => {
+        const i = h('i');
+        i.style.background = '#d1242f';
+        return h('span', {}, i, 'invariant broken');
+      })(),
+    );
+    this.el = h(
+      'section',
+      { class: 'pane map', 'aria-label': 'Page map' },
+      h(
+        'h2',
+        {},
+        'Page map',
+        h('span', { class: 'hint', text: 'w/s zoom · a/d pan · drag: what changed' }),
+        legend,
+      ),
+      h('div', { class: 'mapwrap' }, this.axis, this.canvas, this.changes),
+      this.alt,
+      this.tip,
+    );
+    this.canvas.addEventListener('mousemove', (e) => this.hover(e));
+    this.canvas.addEventListener('mouseleave', () => {
+      this.tip.hidden = true;
+    });
+    this.canvas.addEventListener('mousedown', (e) => {
+      this.drag = this.seqAtX(e.offsetX);
+    });
+    this.canvas.addEventListener('mouseup', (e) => {
+      const ctx = this.ctx;
+      if (ctx === undefined || this.drag === undefined) return;
+      const a = this.drag;
+      const b = this.seqAtX(e.offsetX);
+      this.drag = undefined;
+      if (Math.abs(b - a) < 1) {
+        const ev = eventAtSeq(ctx.ix, b);
+        // Click: select the hop at that time.
+        for (let i = Math.min(ev, ctx.ix.n - 1); i >= 0; i--)
+          if (ctx.ix.kind[i] === 0) {
+            ctx.select(i, { scroll: true });
+            break;
+          }
+        this.changes.hidden = true;
+        return;
+      }
+      this.showChanges(ctx, a, b);
+    });
+    new ResizeObserver(() => this.draw()).observe(this.canvas);
+  }
+
+  private window(): [number, number] {
+    const ctx = this.ctx!;
+    return ctx.state.zoom ?? seqRange(ctx.ix);
+  }
+
+  private seqAtX(x: number): number {
+    const [lo, hi] = this.window();
+    return Math.round(lo + (x / Math.max(1, this.canvas.clientWidth)) * (hi - lo));
+  }
+
+  private rowH(rows: number): number {
+    return Math.max(2, Math.min(24, (this.canvas.clientHeight || 150) / Math.max(1, rows)));
+  }
+
+  showChanges(ctx: ViewContext, a: number, b: number): void {
+    const list = changesBetween(ctx.ix, a, b);
+    this.changes.hidden = false;
+    this.changes.replaceChildren(
+      h('div', { text: `${list.length} change(s) between #${Math.min(a, b)} and #${Math.max(a, b)}` }),
+      ...list
+        .slice(0, 200)
+        .map((p) =>
+          h('div', { text: `#${p.seq} ${p.table} ${hex(p.addr)} +${p.size / 4096}p ${p.from}→${p.to}` }),
+        ),
+    );
+  }
+
+  update(ctx: ViewContext): void {
+    this.ctx = ctx;
+    if (this.invIx !== ctx.ix) {
+      this.invIx = ctx.ix;
+      this.invs = invSeqs(ctx.ix);
+      this.axisLabels(ctx.pageRows);
+    }
+    this.draw();
+  }
+
+  private axisLabels(rows: PageRow[]): void {
+    const rh = this.rowH(rows.length);
+    this.axis.replaceChildren(
+      ...rows.slice(0, 400).flatMap((r, k) => {
+        if (rh < 9) return [];
+        const d = h('div', {
+          text: `${r.gapBefore ? '⋯ ' : ''}${hex(r.addr)} +${r.size >= 1 << 20 ? `${r.size / (1 << 20)}M` : `${r.size / 1024}K`}`,
+        });
+        d.style.top = `${k * rh + rh / 2 - 6}px`;
+        return [d];
+      }),
+    );
+  }
+
+  draw(): void {
+    const ctx = this.ctx;
+    if (ctx === undefined) return;
+    const t0 = performance.now();
+    const g = setupCanvas(this.canvas);
+    if (g === undefined) return;
+    const W = this.canvas.clientWidth;
+    const H = this.canvas.clientHeight;
+    g.fillStyle = '#ffffff';
+    g.fillRect(0, 0, W, H);
+    const rows = ctx.pageRows;
+    const [lo, hi] = this.window();
+    const xOf = (s: number): number => ((s - lo) / (hi - lo)) * W;
+    const rh = this.rowH(rows.length);
+    const selSeq = ctx.state.sel >= 0 ? ctx.ix.seq[ctx.state.sel]! : hi;
+    rows.forEach((r, k) => {
+      const y = k * rh;
+      if (y > H) return;
+      for (let s = 0; s < r.spans.length; s++) {
+        const sp = r.spans[s]!;
+        const a = Math.max(lo, sp.seq);
+        const b = Math.min(hi, r.spans[s + 1]?.seq ?? hi);
+        if (b < lo || a > hi || b <= a) continue;
+        const x1 = xOf(a);
+        const x2 = xOf(b);
+        g.fillStyle = STATE_COLOURS[stateLabel(sp.host, sp.hyp)] ?? OTHER;
+        g.fillRect(x1, y + 1, Math.max(1, x2 - x1), rh - 2);
+        if (secureReachable(sp.host, sp.hyp)) {
+          g.strokeStyle = '#1b1f24';
+          g.lineWidth = 1.5;
+          g.strokeRect(x1 + 0.75, y + 1.75, Math.max(1, x2 - x1 - 1.5), rh - 3.5);
+        }
+      }
+      if (r.gapBefore) {
+        g.fillStyle = '#57606a';
+        g.fillRect(0, y, W, 1);
+      }
+    });
+    g.fillStyle = '#d1242f';
+    for (const s of this.invs) if (s >= lo && s <= hi) g.fillRect(xOf(s) - 1, 0, 2, H);
+    g.fillStyle = '#0550ae';
+    g.fillRect(xOf(selSeq) - 0.5, 0, 1.5, H);
+    this.lastDrawMs = performance.now() - t0;
+    // Text alternative: every range at the selection.
+    this.alt.textContent =
+      rows.length === 0
+        ? 'No page-state changes in this trace.'
+        : `At #${selSeq}: ${rows
+            .slice(0, 64)
+            .map((r) => {
+              const sp = spanAt(r, selSeq);
+              return `${hex(r.addr)} (${r.size / 1024} KiB) ${stateLabel(sp.host, sp.hyp)}${secureReachable(sp.host, sp.hyp) ? ', secure world can reach' : ''}`;
+            })
+            .join('; ')}${rows.length > 64 ? `; and ${rows.length - 64} more ranges` : ''}.`;
+    this.canvas.setAttribute(
+      'aria-label',
+      `Page map: ${rows.length} physical range(s) over sequence ${lo}–${hi}`,
+    );
+  }
+
+  private hover(e: MouseEvent): void {
+    const ctx = this.ctx;
+    if (ctx === undefined) return;
+    const rows = ctx.pageRows;
+    const rh = this.rowH(rows.length);
+    const r = rows[Math.floor(e.offsetY / rh)];
+    if (r === undefined) {
+      this.tip.hidden = true;
+      return;
+    }
+    const seq = this.seqAtX(e.offsetX);
+    const sp = spanAt(r, seq);
+    let by = 'state before the trace';
+    if (sp.event >= 0) {
+      const info = callInfo(ctx.ix, ctx.ix.call[sp.event]!);
+      let rule = '';
+      if (info !== undefined)
+        for (let i = info.first; i <= info.last && rule === ''; i++)
+          if (ctx.ix.flags[i]! & F.DECISION) rule = String(eventAt(ctx.ix, i).rule ?? '');
+      by = `since #${sp.seq}, host call #${ctx.ix.call[sp.event]} ${info?.name ?? ''}${rule ? `, rule ${rule}` : ''}`;
+    }
+    this.tip.textContent = `${hex(r.addr)}–${hex(r.addr + r.size)} at #${seq}\n${stateLabel(sp.host, sp.hyp)} (host ${sp.host}, hyp ${sp.hyp})\n${by}`;
+    this.tip.style.left = `${e.clientX + 12}px`;
+    this.tip.style.top = `${e.clientY - 40}px`;
+    this.tip.hidden = false;
+  }
+}
+
+export class OverviewPane {
+  readonly el: HTMLElement;
+  private readonly canvas: HTMLCanvasElement;
+  private ctx: ViewContext | undefined;
+  private drag: number | undefined;
+  private bins:
+    | { ix: TraceIndex; w: number; hop: Uint32Array; err: Uint32Array; pg: Uint32Array; inv: Uint8Array }
+    | undefined;
+
+  constructor() {
+    this.canvas = h('canvas', { role: 'img', 'aria-label': 'Overview' });
+    this.el = h(
+      'section',
+      {
+        class: 'pane overview',
+        'aria-label': 'Overview: density of hops, errors and page changes; drag to zoom',
+      },
+      this.canvas,
+    );
+    this.canvas.addEventListener('mousedown', (e) => {
+      this.drag = this.seqAtX(e.offsetX);
+    });
+    this.canvas.addEventListener('mouseup', (e) => {
+      if (this.drag === undefined || this.ctx === undefined) return;
+      const a = this.drag;
+      const b = this.seqAtX(e.offsetX);
+      this.drag = undefined;
+      if (Math.abs(b - a) >= 2) this.ctx.setZoom([Math.min(a, b), Math.max(a, b)]);
+    });
+    this.canvas.addEventListener('dblclick', () => this.ctx?.setZoom(undefined));
+    new ResizeObserver(() => this.draw()).observe(this.canvas);
+  }
+
+  private seqAtX(x: number): number {
+    const [lo, hi] = seqRange(this.ctx!.ix);
+    return Math.round(lo + (x / Math.max(1, this.canvas.clientWidth)) * (hi - lo));
+  }
+
+  update(ctx: ViewContext): void {
+    this.ctx = ctx;
+    this.draw();
+  }
+
+  draw(): void {
+    const ctx = this.ctx;
+    if (ctx === undefined) return;
+    const g = setupCanvas(this.canvas);
+    if (g === undefined) return;
+    const W = Math.max(1, Math.floor(this.canvas.clientWidth));
+    const H = this.canvas.clientHeight;
+    const ix = ctx.ix;
+    const [lo, hi] = seqRange(ix);
+    if (this.bins?.ix !== ix || this.bins.w !== W) {
+      const hop = new Uint32Array(W);
+      const err = new Uint32Array(W);
+      const pg = new Uint32Array(W);
+      const inv = new Uint8Array(W);
+      for (let i = 0; i < ix.n; i++) {
+        const b = Math.min(W - 1, Math.floor(((ix.seq[i]! - lo) / (hi - lo)) * W));
+        const f = ix.flags[i]!;
+        if (ix.kind[i] === 0) hop[b]!++;
+        if (f & (F.ERROR | F.REJECT)) err[b]!++;
+        if (f & F.PAGES) pg[b]!++;
+        if (f & F.INV) inv[b] = 1;
+      }
+      this.bins = { ix, w: W, hop, err, pg, inv };
+    }
+    const { hop, err, pg, inv } = this.bins;
+    let max = 1;
+    for (const v of hop) if (v > max) max = v;
+    g.fillStyle = '#ffffff';
+    g.fillRect(0, 0, W, H);
+    for (let x = 0; x < W; x++) {
+      const hh = (hop[x]! / max) * (H - 4);
+      g.fillStyle = '#aab4be';
+      g.fillRect(x, H - hh, 1, hh);
+      if (pg[x]! > 0) {
+        g.fillStyle = '#6f42c1';
+        g.fillRect(x, 0, 1, 8);
+      }
+      if (err[x]! > 0) {
+        g.fillStyle = '#bc4c00';
+        g.fillRect(x, 9, 1, 8);
+      }
+      if (inv[x]) {
+        g.fillStyle = '#d1242f';
+        g.fillRect(x, 0, 1, H);
+      }
+    }
+    const z = ctx.state.zoom;
+    if (z !== undefined) {
+      const x1 = ((z[0] - lo) / (hi - lo)) * W;
+      const x2 = ((z[1] - lo) / (hi - lo)) * W;
+      g.fillStyle = 'rgba(5,80,174,0.12)';
+      g.fillRect(x1, 0, x2 - x1, H);
+      g.strokeStyle = '#0550ae';
+      g.strokeRect(x1 + 0.5, 0.5, x2 - x1 - 1, H - 1);
+    }
+    if (ctx.state.sel >= 0) {
+      g.fillStyle = '#0550ae';
+      g.fillRect(((ix.seq[ctx.state.sel]! - lo) / (hi - lo)) * W - 0.5, 0, 1.5, H);
+    }
+    let errs = 0;
+    let pages = 0;
+    let invs = 0;
+    for (let i = 0; i < ix.n; i++) {
+      const f = ix.flags[i]!;
+      if (f & (F.ERROR | F.REJECT)) errs++;
+      if (f & F.PAGES) pages++;
+      if (f & F.INV) invs++;
+    }
+    this.canvas.setAttribute(
+      'aria-label',
+      `Overview of ${ix.hops.length} hops over sequence ${lo}–${hi}: ${errs} errors or rejections, ${pages} page changes, ${invs} invariant breaks${z ? `; zoomed to ${z[0]}–${z[1]}` : ''}`,
+    );
+  }
+}
