@@ -62,7 +62,8 @@ for (const f of files) {
     if (layer !== 'cli' && /from ['"]node:|require\(['"]node:|\bBuffer\./.test(line)) {
       problems.push(`${where}: Node API below src/cli`);
     }
-    if (inWeb && /from ['"](\.\.\/)+src\/cli\//.test(line)) problems.push(`${where}: web may not import src/cli`);
+    if (inWeb && /from ['"](\.\.\/)+src\/cli\//.test(line))
+      problems.push(`${where}: web may not import src/cli`);
     const imp = line.match(/from ['"](\.\.\/)([a-z]+)\//);
     if (imp && layer in allowed) {
       const target = imp[2];

@@ -93,8 +93,8 @@ export class App implements ViewContext {
     this.statusEl = h('span', { class: 'status', role: 'status', 'aria-live': 'polite' });
     this.metaEl = h('span', { class: 'meta' });
     this.errorsEl = h('div', { class: 'errors', role: 'alert' });
-    const btn = (label: string, key: string, fn: () => void): HTMLButtonElement => {
-      const b = h('button', { type: 'button', 'aria-keyshortcuts': key, text: label });
+    const btn = (label: string, key: string, fn: () => void, title?: string): HTMLButtonElement => {
+      const b = h('button', { type: 'button', 'aria-keyshortcuts': key || undefined, title, text: label });
       b.addEventListener('click', fn);
       return b;
     };
@@ -106,14 +106,15 @@ export class App implements ViewContext {
       h('span', { class: 'grow' }),
       this.filterInput,
       this.statusEl,
-      btn('What-if…', 'x', () => void this.whatIfDialog()),
-      btn('Profile B…', 'b', () => void this.profileBDialog()),
-      btn('Open in Perfetto', 'p', () => void this.openPerfetto()),
-      btn('Copy replay', 'c', () => void this.copy('replay')),
-      btn('Copy regs', 'Shift+C', () => void this.copy('crash')),
-      btn('Copy Mermaid', 'm', () => void this.copy('mermaid')),
-      btn('Keys ?', '?', () => this.help()),
-      btn('Open file…', '', () => this.pickFile()),
+      btn('What-if', 'x', () => void this.whatIfDialog()),
+      btn('Profile B', 'b', () => void this.profileBDialog()),
+      btn('Perfetto', 'p', () => void this.openPerfetto()),
+      h('span', { class: 'meta', text: 'Copy' }),
+      btn('replay', 'c', () => void this.copy('replay'), 'Copy the host call as a replay line'),
+      btn('regs', 'Shift+C', () => void this.copy('crash'), 'Copy the registers as a crash-log dump'),
+      btn('Mermaid', 'm', () => void this.copy('mermaid'), 'Copy the selected call as Mermaid'),
+      btn('Keys', '?', () => this.help(), 'Keyboard shortcuts'),
+      btn('Open…', '', () => this.pickFile()),
     );
     const side = h('div', { class: 'side' }, this.details.el, this.regs.el, this.bytes.el);
     this.shell = h('main', { class: 'shell' }, header, this.overview.el, this.flow.el, side, this.map.el);
@@ -229,19 +230,29 @@ export class App implements ViewContext {
     );
   }
 
-  private firstInvariantHop(): number | undefined {
+  /**
+   * The hop where the first break of invariant `id` (default: the one a fuzzer finding's replay file names in its
+   * first line, else any) became visible: the last hop before the failing check.
+   */
+  firstInvariantHop(id = this.findingInvariant()): number | undefined {
     const ix = this.ix;
-    for (let i = 0; i < ix.n; i++) {
-      if (ix.flags[i]! & F.INV) {
+    for (const pass of id === undefined ? [undefined] : [id, undefined]) {
+      for (let i = 0; i < ix.n; i++) {
+        if (!(ix.flags[i]! & F.INV)) continue;
+        if (pass !== undefined && eventAt(ix, i).id !== pass) continue;
         const info = callInfo(ix, ix.call[i]!);
         if (info === undefined) return undefined;
-        // The hop that answered the host (the moment the break became visible) or the call's first hop.
         for (let k = i; k >= info.first; k--) if (ix.kind[k] === 0) return k;
         const f = firstHop(ix, info);
         return f >= 0 ? f : undefined;
       }
     }
     return undefined;
+  }
+
+  /** `I4` from a replay file written by `ffasim fuzz` (`# ffasim fuzz finding: I4 — …`). */
+  private findingInvariant(): string | undefined {
+    return /^# ffasim fuzz finding: (I\d+)/.exec(this.sources.replay ?? '')?.[1];
   }
 
   // ---------------------------------------------------------------- state

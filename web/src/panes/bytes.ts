@@ -102,6 +102,7 @@ export class BytesPane {
   private tabs: BufferTab[] = [];
   private active = 0;
   private lastCall = -2;
+  private lastIx: TraceIndex | undefined;
   private ann: Annotated | undefined;
   private byteEls: HTMLElement[] = [];
   private fieldEls: HTMLElement[] = [];
@@ -142,8 +143,9 @@ export class BytesPane {
   update(ctx: ViewContext): void {
     const i = ctx.state.sel;
     const call = i < 0 ? -1 : ctx.ix.call[i]!;
-    if (call === this.lastCall) return;
+    if (call === this.lastCall && ctx.ix === this.lastIx) return;
     this.lastCall = call;
+    this.lastIx = ctx.ix;
     this.tabs = i < 0 ? [] : bufferTabs(ctx.ix, i);
     this.active = 0;
     this.render();

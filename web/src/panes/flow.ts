@@ -60,6 +60,8 @@ export class FlowPane {
   private ctx: ViewContext | undefined;
   private rendered = new Map<number, HTMLElement>();
   private lastKey = '';
+  private lastRows: Int32Array | undefined;
+  private lastIx: TraceIndex | undefined;
 
   constructor() {
     this.lanehead = h('div', { class: 'lanehead', 'aria-hidden': 'true' });
@@ -106,7 +108,10 @@ export class FlowPane {
 
   /** Re-renders for a new context (rows or selection changed). */
   update(ctx: ViewContext, o: { scroll?: boolean } = {}): void {
-    const rowsChanged = this.ctx?.rows !== ctx.rows || this.ctx?.ix !== ctx.ix;
+    // The context is the App itself: compare with what was rendered last, not with ctx's own fields.
+    const rowsChanged = this.lastRows !== ctx.rows || this.lastIx !== ctx.ix;
+    this.lastRows = ctx.rows;
+    this.lastIx = ctx.ix;
     this.ctx = ctx;
     if (rowsChanged) {
       this.grid.setAttribute('aria-rowcount', String(ctx.rows.length));
@@ -185,13 +190,13 @@ export class FlowPane {
           class: 'row head',
           role: 'row',
           'aria-rowindex': r + 1,
-          'aria-expanded': collapsed ? 'false' : 'true',
           'aria-selected': collapsed && selCall === call ? 'true' : 'false',
         },
         h('span', {
           class: 'twisty',
           role: 'gridcell',
-          'aria-label': collapsed ? 'expand' : 'collapse',
+          'aria-expanded': collapsed ? 'false' : 'true',
+          'aria-label': `host call ${call} ${collapsed ? 'collapsed' : 'expanded'}`,
           text: collapsed ? '▸' : '▾',
         }),
         h(

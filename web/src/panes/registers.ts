@@ -118,7 +118,7 @@ export class RegistersPane {
   };
 
   constructor() {
-    this.body = h('div', { class: 'regs' });
+    this.body = h('div', { class: 'regs', tabindex: 0, role: 'region', 'aria-label': 'Register values' });
     this.strip = h('div', { class: 'bits', role: 'img' });
     this.names = h('div', { class: 'fieldnames' });
     this.mode = h('span', { class: 'hint' });

@@ -1,0 +1,457 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/**
+ * The web view in a real browser (Debian's Chromium through playwright-core), served by `ffasim view`'s own
+ * server on 127.0.0.1 with every other address blocked. Order of checks: meaning first (the read-only debug
+ * hook: selection, registers shown, page ranges at a sequence number), then pixels (golden screenshots per pane,
+ * pixelmatch; UPDATE_GOLDENS=1 regenerates), then accessibility (axe-core, zero WCAG A/AA violations), then the
+ * keyboard. The Perfetto handshake runs against a local stub page that records what it receives.
+ *
+ * Chromium missing: installed with apt when running as root; under CI=true a missing browser fails the run.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import pixelmatch from 'pixelmatch';
+import type { Browser, Page } from 'playwright-core';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { viewInput } from '../../src/cli/view-cmd.ts';
+import { reportHtml, startViewServer, type ViewServer } from '../../src/cli/view-server.ts';
+import { ensureChromium, isolatedPage, launch } from './browser.ts';
+import { bigTrace } from './synth.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+const goldenDir = join(root, 'test/web/golden');
+const found = ensureChromium();
+if (found.path === undefined && process.env.CI === 'true')
+  throw new Error(`CI=true and no browser for the web view tests: ${found.why}`);
+if (found.path === undefined)
+  process.stderr.write(`\n*** web view browser tests SKIPPED: ${found.why} ***\n\n`);
+
+type Debug = {
+  ready: boolean;
+  events: number;
+  hops: number;
+  components: string[];
+  errors: { line: number; message: string }[];
+  state: {
+    sel: number;
+    filter: string;
+    reg: number;
+    mode: string;
+    collapsed: number[];
+    zoom?: [number, number];
+    explain: boolean;
+    profileB: string;
+  };
+  hash: string;
+  selection?: {
+    event: number;
+    seq: number;
+    call: number;
+    name: string;
+    from: string;
+    to: string;
+    dir: string;
+  };
+  rowsShown: number;
+  registers: { mode: string; a?: string[]; b?: string[]; changed: number[] };
+  bytes: { tabs: string[]; fields: number; uncovered: number; overlaps: number; error?: string };
+  detailsText: string;
+  pageRows: number;
+  traceB?: string;
+};
+
+const debug = (page: Page): Promise<Debug> =>
+  page.evaluate(() => (window as unknown as { __ffasim: { debug(): Debug } }).__ffasim.debug());
+
+async function open(page: Page, url: string): Promise<Debug> {
+  await page.goto(url);
+  await page.waitForFunction(
+    () =>
+      (window as unknown as { __ffasim?: { debug(): { ready: boolean } } }).__ffasim?.debug().ready === true,
+    null,
+    { timeout: 30_000 },
+  );
+  return debug(page);
+}
+
+/** Compares a screenshot with its golden; regenerates with UPDATE_GOLDENS=1. Returns the mismatch ratio. */
+function compareGolden(name: string, shot: Buffer): number {
+  const file = join(goldenDir, `${name}.png`);
+  if (process.env.UPDATE_GOLDENS === '1') {
+    writeFileSync(file, shot);
+    return 0;
+  }
+  const want = PNG.sync.read(readFileSync(file));
+  const got = PNG.sync.read(shot);
+  if (want.width !== got.width || want.height !== got.height) return 1;
+  const diff = new PNG({ width: want.width, height: want.height });
+  const bad = pixelmatch(want.data, got.data, diff.data, want.width, want.height, { threshold: 0.15 });
+  if (bad > 0) writeFileSync(join(tmpdir(), `ffasim-golden-${name}-diff.png`), PNG.sync.write(diff));
+  return bad / (want.width * want.height);
+}
+
+describe.skipIf(found.path === undefined)('ffasim view in Chromium', () => {
+  let browser: Browser;
+  let boot: ViewServer;
+  let slr: ViewServer;
+  const servers: ViewServer[] = [];
+  const stub = readFileSync(join(root, 'test/web/perfetto-stub.html'), 'utf8');
+
+  beforeAll(async () => {
+    // Test the view as it is now, not as it was at install.
+    execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: root, stdio: 'pipe' });
+    browser = await launch(found.path!);
+    const opts = { port: '0', seed: '1', profile: 'ffa-1.2' };
+    const b = await viewInput('boot', opts);
+    boot = await startViewServer({ trace: b.trace! });
+    const s = await viewInput('share-lend-reclaim', opts);
+    slr = await startViewServer({
+      trace: s.trace!,
+      extra: { '/perfetto-stub.html': { type: 'text/html', body: stub } },
+    });
+    servers.push(boot, slr);
+  }, 600_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    for (const s of servers) await s.close();
+  });
+
+  it('boot: every pane, the first invariant break selected, nothing fetched from elsewhere', async () => {
+    const { page, blocked, context } = await isolatedPage(browser, [boot.base]);
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    const d = await open(page, boot.url);
+    expect(d.errors).toEqual([]);
+    expect(d.components.slice(0, 4)).toEqual(['host', 'hyp', 'spmd', 'spmc']);
+    // Boot on ffa-1.2 breaks I3 on host call 1 (stale hyp stack in FFA_VERSION's reply): the view opens there.
+    expect(d.selection).toMatchObject({ call: 1, to: 'host', dir: 'ret' });
+    expect(d.detailsText).toMatch(/I3 fail/);
+    for (const label of ['Flow', 'Details', 'Registers', 'Bytes', 'Page map'])
+      expect(await page.getByRole('region', { name: label, exact: true }).count()).toBe(1);
+    const grid = page.getByRole('grid');
+    expect(Number(await grid.getAttribute('aria-rowcount'))).toBe(d.rowsShown);
+    expect(await page.getByRole('tree').count()).toBe(1);
+    expect(await page.locator('canvas').count()).toBe(2);
+    expect(blocked).toEqual([]);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('share/reclaim of 3 constituents: descriptor bytes, registers and page states at a sequence number', async () => {
+    const { page, context } = await isolatedPage(browser, [slr.base]);
+    await open(page, slr.url);
+    await page.evaluate(() => {
+      const w = window as unknown as { __ffasim: { filter(f: string): number } };
+      w.__ffasim.filter('name:MEM_SHARE from:host');
+    });
+    let d = await debug(page);
+    expect(d.selection?.name).toBe('FFA_MEM_SHARE_64');
+    expect(d.selection?.from).toBe('host');
+    // The descriptor: header, one EMAD, composite and 3 constituents, nothing uncovered or claimed twice.
+    expect(d.bytes.tabs[0]).toMatch(/hyp-tx/);
+    expect(d.bytes.uncovered).toBe(0);
+    expect(d.bytes.overlaps).toBe(0);
+    expect(await page.locator('.fields div', { hasText: 'constituent[2].address' }).count()).toBe(1);
+    // Hovering a field outlines its bytes; hovering a byte highlights its field.
+    await page.locator('.fields div', { hasText: 'constituent[0].address' }).hover();
+    expect(await page.locator('.hex .hot').count()).toBe(8);
+    await page.locator('.hex span.b').nth(0).hover();
+    expect(await page.locator('.fields div.hot').count()).toBe(1);
+    // In vs out of the host's call: x0 FFA_MEM_SHARE_64 in, FFA_SUCCESS out.
+    expect(d.registers.a?.[0]).toBe('0x00000000c4000073');
+    expect(d.registers.b?.[0]).toBe('0x0000000084000061');
+    // Proxy mode: the proxy forwards the same FN64 call (the handle comes back).
+    await page.keyboard.press('Escape');
+    await page.locator('.grid').focus();
+    await page.keyboard.press('r');
+    d = await debug(page);
+    expect(d.registers.mode).toBe('proxy');
+    expect(d.registers.b?.[0]).toBe('0x00000000c4000073');
+    // Page ranges: after the share 3 ranges are reachable by the secure world, after the reclaims none.
+    const seqs = await page.evaluate(() => {
+      const w = window as unknown as {
+        __ffasim: { app: { ix: { calls: { name: string; last: number }[]; seq: Float64Array; n: number } } };
+      };
+      const ix = w.__ffasim.app.ix;
+      const share = ix.calls.find((c) => c.name === 'FFA_MEM_SHARE_64')!;
+      return { afterShare: ix.seq[share.last]!, end: ix.seq[ix.n - 1]! };
+    });
+    type R = { secure: boolean; host: string };
+    const at = (s: number) =>
+      page.evaluate(
+        (q) => (window as unknown as { __ffasim: { pageRangesAt(s: number): R[] } }).__ffasim.pageRangesAt(q),
+        s,
+      );
+    expect((await at(seqs.afterShare)).filter((r) => r.secure).length).toBe(3);
+    expect((await at(seqs.end)).filter((r) => r.secure)).toEqual([]);
+    await context.close();
+  });
+
+  it('keyboard: j/k, J/K, Enter, /, e, r, w/s, ?, and the URL hash reproduces the view', async () => {
+    const { page, context } = await isolatedPage(browser, [slr.base]);
+    await open(page, `${slr.url}#sel=0`);
+    await page.locator('.grid').focus();
+    let d = await debug(page);
+    expect(d.state.sel).toBe(0);
+    await page.keyboard.press('j');
+    d = await debug(page);
+    const second = d.state.sel;
+    expect(second).toBeGreaterThan(0);
+    await page.keyboard.press('k');
+    expect((await debug(page)).state.sel).toBe(0);
+    await page.keyboard.press('Shift+J');
+    d = await debug(page);
+    expect(d.selection?.call).toBe(1);
+    expect(d.selection?.from).toBe('host');
+    await page.keyboard.press('Shift+J');
+    expect((await debug(page)).selection?.call).toBe(2);
+    await page.keyboard.press('Shift+K');
+    expect((await debug(page)).selection?.call).toBe(1);
+    const rows = (await debug(page)).rowsShown;
+    await page.keyboard.press('Enter');
+    d = await debug(page);
+    expect(d.state.collapsed).toEqual([1]);
+    expect(d.rowsShown).toBeLessThan(rows);
+    expect(await page.locator('.row.head .twisty[aria-expanded="false"]').count()).toBe(1);
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('e');
+    expect((await debug(page)).state.explain).toBe(true);
+    await page.keyboard.press('r');
+    await page.keyboard.press('r');
+    expect((await debug(page)).state.mode).toBe('profiles');
+    await page.keyboard.press('r');
+    await page.keyboard.press('3');
+    expect((await debug(page)).state.reg).toBe(3);
+    await page.keyboard.press('w');
+    d = await debug(page);
+    expect(d.state.zoom).toBeDefined();
+    await page.keyboard.press('s');
+    await page.keyboard.press('s');
+    await page.keyboard.press('s');
+    await page.keyboard.press('s');
+    expect((await debug(page)).state.zoom).toBeUndefined();
+    await page.keyboard.press('/');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('filter');
+    await page.keyboard.type('status:ERROR');
+    d = await debug(page);
+    expect(d.state.filter).toBe('status:ERROR');
+    expect(d.selection?.call).toBeGreaterThan(0);
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('?');
+    expect(await page.getByRole('dialog', { name: 'Keyboard' }).isVisible()).toBe(true);
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(() => location.hash.includes('f=status'));
+    // A link reproduces the view.
+    const hash = await page.evaluate(() => location.hash);
+    const state = (await debug(page)).state;
+    const { page: p2, context: c2 } = await isolatedPage(browser, [slr.base]);
+    const d2 = await open(p2, `${slr.url}${hash}`);
+    expect(d2.state).toEqual(state);
+    await c2.close();
+    await context.close();
+  });
+
+  it('what-if: profile B, the first divergence, and a register edit re-run in the page', async () => {
+    const { page, context } = await isolatedPage(browser, [boot.base]);
+    await open(page, boot.url);
+    await page.evaluate(() =>
+      (window as unknown as { __ffasim: { runProfileB(p: string): Promise<void> } }).__ffasim.runProfileB(
+        'linux-6.6',
+      ),
+    );
+    let d = await debug(page);
+    expect(d.traceB).toBe('linux-6.6');
+    expect(d.registers.mode).toBe('profiles');
+    await page.locator('.grid').focus();
+    await page.keyboard.press('n');
+    await page.waitForFunction(() =>
+      /first divergence/.test(document.querySelector('.status')?.textContent ?? ''),
+    );
+    d = await debug(page);
+    expect(d.selection?.from).toBe('host');
+    // Edit x1 of host call 1 (FFA_VERSION) to request 1.0 and re-run.
+    await page.evaluate(() =>
+      (window as unknown as { __ffasim: { select(i: number): void } }).__ffasim.select(8),
+    );
+    await page.keyboard.press('x');
+    const dlg = page.getByRole('dialog', { name: 'What-if' });
+    await dlg.waitFor();
+    await dlg.getByLabel('x1 of host call 1').fill('0x10000');
+    await dlg.getByRole('button', { name: 'Re-run' }).click();
+    await page.waitForFunction(() => /what-if/.test(document.querySelector('.status')?.textContent ?? ''));
+    d = await debug(page);
+    expect(d.selection?.call).toBe(1);
+    expect(await page.locator('.status').textContent()).toMatch(/first divergence at call #1/);
+    await context.close();
+  });
+
+  it('Open in Perfetto: PING/PONG, then the trace, then the selected range (local stub)', async () => {
+    const stubUrl = `${slr.base}perfetto-stub.html`;
+    const { page, context } = await isolatedPage(browser, [slr.base]);
+    await open(page, `${slr.url}&perfetto=${encodeURIComponent(stubUrl)}`);
+    const popup = context.waitForEvent('page');
+    await page.locator('.grid').focus();
+    await page.keyboard.press('p');
+    const stubPage = await popup;
+    await page.waitForFunction(
+      () => /sent \d+ bytes/.test(document.querySelector('.status')?.textContent ?? ''),
+      null,
+      { timeout: 20_000 },
+    );
+    type Rec = { kind: string; json?: string; keepApiOpen?: boolean; timeStart?: number; timeEnd?: number };
+    const got = await stubPage.evaluate(() => (window as unknown as { __received: Rec[] }).__received);
+    expect(got[0]!.kind).toBe('PING');
+    const kinds = got.filter((r) => r.kind !== 'PING').map((r) => r.kind);
+    expect(kinds).toEqual(['trace', 'range']);
+    const tr = got.find((r) => r.kind === 'trace')!;
+    expect(tr.keepApiOpen).toBe(true);
+    const json = JSON.parse(tr.json!) as {
+      traceEvents: { ph: string; ts?: number; dur?: number; pid: number; tid: number; bind_id?: number }[];
+    };
+    const slices = json.traceEvents.filter((e) => e.ph === 'X');
+    expect(slices.length).toBe((await debug(page)).hops / 2);
+    // Slices nest strictly per track.
+    const byTrack = new Map<string, { ts: number; end: number }[]>();
+    for (const s of slices) {
+      const k = `${s.pid}/${s.tid}`;
+      const list = byTrack.get(k) ?? [];
+      list.push({ ts: s.ts!, end: s.ts! + s.dur! });
+      byTrack.set(k, list);
+    }
+    for (const list of byTrack.values())
+      for (const a of list)
+        for (const b of list)
+          expect(
+            a.end <= b.ts ||
+              b.end <= a.ts ||
+              (a.ts <= b.ts && b.end <= a.end) ||
+              (b.ts <= a.ts && a.end <= b.end),
+          ).toBe(true);
+    expect(new Set(slices.filter((s) => s.bind_id !== undefined).map((s) => s.bind_id)).size).toBeGreaterThan(
+      0,
+    );
+    const range = got.find((r) => r.kind === 'range')!;
+    expect(range.timeEnd!).toBeGreaterThan(range.timeStart!);
+    await context.close();
+  });
+
+  it('a gzip trace, a malformed trace and a shrunk fuzzer finding', async () => {
+    const s = await viewInput('share-lend-reclaim', { port: '0', seed: '1', profile: 'ffa-1.2' });
+    const text = new TextDecoder().decode(s.trace!);
+    const gz = await startViewServer({ trace: gzipSync(s.trace!) });
+    const lines = text.split('\n');
+    const bad = [...lines.slice(0, 10), '{"seq": oops', ...lines.slice(10, 20), '[]'].join('\n');
+    const broken = await startViewServer({ trace: new TextEncoder().encode(bad) });
+    const fin = await viewInput(join(root, 'findings/h14-ffa-1.2.jsonl'), {
+      port: '0',
+      seed: '1',
+      profile: 'ffa-1.2',
+    });
+    const finding = await startViewServer({ trace: fin.trace!, replay: fin.replay! });
+    servers.push(gz, broken, finding);
+    const { page, context } = await isolatedPage(browser, [gz.base, broken.base, finding.base]);
+    let d = await open(page, gz.url);
+    expect(d.events).toBe(lines.length - 2);
+    d = await open(page, broken.url);
+    expect(d.errors.map((e) => e.line)).toEqual([11, 22]);
+    expect(await page.locator('.errors').textContent()).toMatch(/line 11: not JSON/);
+    expect(d.events).toBe(19);
+    // h14: the replay names I4; the view opens where I4 first broke, not at the earlier I3.
+    d = await open(page, finding.url);
+    expect(d.detailsText).toMatch(/I4 fail/);
+    await context.close();
+  });
+
+  it('--report: one self-contained HTML file that works from file://', async () => {
+    const s = await viewInput('share-lend-reclaim', { port: '0', seed: '1', profile: 'ffa-1.2' });
+    const html = reportHtml(gzipSync(s.trace!), 'report test');
+    const dir = mkdtempSync(join(tmpdir(), 'ffasim-report-'));
+    const file = join(dir, 'report.html');
+    writeFileSync(file, html);
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=/);
+    const { page, blocked, context } = await isolatedPage(browser, ['file://']);
+    const d = await open(page, `file://${file}`);
+    expect(d.hops).toBeGreaterThan(50);
+    expect(d.pageRows).toBeGreaterThan(0);
+    expect(blocked).toEqual([]);
+    await context.close();
+  });
+
+  it('virtualised flow: 10⁵ hops keep a few dozen rows in the DOM', async () => {
+    const big = await startViewServer({ trace: new TextEncoder().encode(bigTrace(100_000)) });
+    servers.push(big);
+    const { page, context } = await isolatedPage(browser, [big.base]);
+    const d = await open(page, big.url);
+    expect(d.hops).toBeGreaterThanOrEqual(100_000);
+    expect(await page.locator('.row').count()).toBeLessThan(120);
+    await page.locator('.grid').evaluate((g) => {
+      g.scrollTop = g.scrollHeight;
+    });
+    const maxRow = () =>
+      Math.max(...[...document.querySelectorAll('.row')].map((r) => Number(r.getAttribute('aria-rowindex'))));
+    await page.waitForFunction(
+      () =>
+        Math.max(
+          ...[...document.querySelectorAll('.row')].map((r) => Number(r.getAttribute('aria-rowindex'))),
+        ) > 1000,
+    );
+    expect(await page.evaluate(maxRow)).toBe(d.rowsShown);
+    expect(await page.locator('.row').count()).toBeLessThan(120);
+    await context.close();
+  }, 120_000);
+
+  it('pixels: golden screenshots of each pane', async () => {
+    const { page, context } = await isolatedPage(browser, [slr.base]);
+    await open(page, `${slr.url}#sel=47`);
+    await page.evaluate(() => document.fonts.ready);
+    await page.mouse.move(0, 0);
+    const worst: Record<string, number> = {};
+    for (const [name, label] of [
+      ['flow', 'Flow'],
+      ['details', 'Details'],
+      ['registers', 'Registers'],
+      ['bytes', 'Bytes'],
+      ['pagemap', 'Page map'],
+    ] as const) {
+      const shot = await page
+        .getByRole('region', { name: label, exact: true })
+        .screenshot({ animations: 'disabled', caret: 'hide' });
+      worst[name] = compareGolden(name, shot);
+    }
+    for (const [name, ratio] of Object.entries(worst))
+      expect(ratio, `${name} differs from its golden`).toBeLessThan(0.005);
+    await context.close();
+  });
+
+  it('accessibility: axe-core finds no WCAG A/AA violation', async () => {
+    const { page, context } = await isolatedPage(browser, [slr.base]);
+    await open(page, `${slr.url}#sel=47`);
+    const axe = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+    await page.addScriptTag({ content: axe });
+    const res = await page.evaluate(async () => {
+      const r = await (
+        window as unknown as {
+          axe: { run(o: unknown): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> };
+        }
+      ).axe.run({
+        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+      });
+      return r.violations.map(
+        (v) =>
+          `${v.id}: ${v.nodes
+            .slice(0, 3)
+            .map((n) => n.target.join(' '))
+            .join(', ')}`,
+      );
+    });
+    expect(res).toEqual([]);
+    await context.close();
+  });
+});
