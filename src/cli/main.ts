@@ -9,16 +9,14 @@ import { createProfile, ProfileError } from '../hyp/profiles.ts';
 import { parseWorldConfig, type WorldConfig } from '../world/config.ts';
 import { runCheckCommand } from './check-cmd.ts';
 import { runDecodeCommand } from './decode-cmd.ts';
+import { UsageError } from './errors.ts';
 import { runFuzzCommand } from './fuzz-cmd.ts';
 import { runProfilesCommand } from './profiles-cmd.ts';
 import { runReplayCommand } from './replay-cmd.ts';
 import { runRunCommand } from './run-cmd.ts';
 import { runViewCommand } from './view-cmd.ts';
 
-/** A usage or input error: message printed, exit code 2. */
-export class UsageError extends Error {
-  readonly exitCode = 2;
-}
+export { UsageError };
 
 /** Reads a file (or stdin for `-`). @throws UsageError when it cannot be read. */
 export function readInput(path: string): Buffer {

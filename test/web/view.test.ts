@@ -410,7 +410,9 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', () => {
   it('pixels: golden screenshots of each pane', async () => {
     const { page, context } = await isolatedPage(browser, [slr.base]);
     await open(page, `${slr.url}#sel=47`);
-    await page.evaluate(() => document.fonts.ready);
+    await page.evaluate(
+      () => (window as unknown as { __ffasim: { fontReady: Promise<void> } }).__ffasim.fontReady,
+    );
     await page.mouse.move(0, 0);
     const worst: Record<string, number> = {};
     for (const [name, label] of [

@@ -150,6 +150,7 @@ export class App implements ViewContext {
 
   private loadFrom(msg: WorkerIn): Promise<void> {
     this.loadT0 = performance.now();
+    this.metrics.loadStartDate = Date.now();
     this.status('loading…');
     return new Promise((resolve) => {
       const onMsg = (m: WorkerOut): void => {
@@ -160,13 +161,26 @@ export class App implements ViewContext {
           resolve();
           return;
         }
+        const recv = Date.now();
+        const ts = performance.now();
         this.setIndex(m.index);
+        this.metrics.setIndexMs ??= performance.now() - ts;
+        if (m.type === 'partial') this.metrics.snapshotLatency = recv - (m.marks.snapshot ?? recv);
+        // Times since the load started and since navigation start (what a user waits for).
+        if (this.metrics.firstRowsMs === undefined) {
+          this.metrics.firstRowsMs = performance.now() - this.loadT0;
+          this.metrics.firstRowsAt = performance.now();
+        }
         if (m.type === 'partial') {
-          this.metrics.firstRowsMs ??= performance.now() - this.loadT0;
+          const t = Date.now();
+          for (const [k, v] of Object.entries(m.marks)) this.metrics[`w_${k}`] = t - v;
           return;
         }
-        this.metrics.firstRowsMs ??= performance.now() - this.loadT0;
         this.metrics.indexMs = performance.now() - this.loadT0;
+        this.metrics.workerMs = m.ms;
+        this.metrics.parseMs = m.parseMs;
+        this.metrics.chunks = m.chunks;
+        this.metrics.indexAt = performance.now();
         this.original = m.index;
         resolve();
       };
@@ -223,7 +237,13 @@ export class App implements ViewContext {
       this.state.sel = inv ?? (ix.hops.length > 0 ? ix.hops[0]! : -1);
     } else if (this.state.sel < 0 && ix.hops.length > 0) this.state.sel = ix.hops[0]!;
     this.rebuildRows();
-    this.render({ scroll: true });
+    if (first && !ix.complete) {
+      // First rows first: the flow now, the other panes on the next task.
+      const t = performance.now();
+      this.flow.update(this, { scroll: true });
+      this.metrics.firstFlowMs = performance.now() - t;
+      setTimeout(() => this.render(), 0);
+    } else this.render({ scroll: true });
     this.status(
       ix.complete ? `${ix.errors.length ? `${ix.errors.length} bad line(s)` : 'ready'}` : 'reading…',
       ix.errors.length > 0,
@@ -790,6 +810,27 @@ export class App implements ViewContext {
       bytes: this.bytes.shown,
       detailsText: this.details.el.innerText,
       pageRows: this.pageRows.length,
+      /** Bytes the index holds outside the JS heap (raw trace and typed columns). */
+      bufferBytes:
+        ix === undefined
+          ? 0
+          : ix.raw.byteLength +
+            [
+              ix.lineStart,
+              ix.lineEnd,
+              ix.lineNo,
+              ix.seq,
+              ix.call,
+              ix.kind,
+              ix.flags,
+              ix.from,
+              ix.to,
+              ix.dir,
+              ix.nameId,
+              ix.hops,
+              this.rows,
+              this.rowOf,
+            ].reduce((n, a) => n + a.byteLength, 0),
       metrics: { ...this.metrics, mapDrawMs: this.map.lastDrawMs },
       traceB: this.traceB?.header?.profile,
     };

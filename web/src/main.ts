@@ -17,13 +17,15 @@ function b64(s: string): ArrayBuffer {
 }
 
 async function start(): Promise<void> {
-  // The one shipped monospace font, loaded before the first paint so canvases measure the right glyphs.
-  try {
-    const face = new FontFace('ffasim-mono', `url(${fontUrl})`);
-    document.fonts.add(await face.load());
-  } catch {
-    // Fall back to the system monospace; nothing else depends on it.
-  }
+  // The one shipped monospace font, loaded alongside the trace (text reflows when it lands; canvases draw none).
+  const fontReady = new FontFace('ffasim-mono', `url(${fontUrl})`)
+    .load()
+    .then((face) => {
+      document.fonts.add(face);
+    })
+    .catch(() => {
+      // Fall back to the system monospace; nothing else depends on it.
+    });
   const q = new URLSearchParams(location.search);
   const embedded = (window as unknown as { __FFASIM_REPORT__?: Embedded }).__FFASIM_REPORT__;
   const sources: Sources = { perfettoUrl: q.get('perfetto') ?? 'https://ui.perfetto.dev' };
@@ -59,6 +61,7 @@ async function start(): Promise<void> {
     runProfileB: (p: string) => app.runProfileB(p),
     copy: (w: 'replay' | 'crash' | 'mermaid') => app.copy(w),
     loaded: app.load(),
+    fontReady,
   };
 }
 

@@ -7,11 +7,14 @@ import { IndexBuilder, type TraceIndex } from './model/trace-index.ts';
 
 export type WorkerIn = { url: string } | { file: Blob } | { bytes: ArrayBuffer };
 export type WorkerOut =
-  | { type: 'partial'; index: TraceIndex }
-  | { type: 'done'; index: TraceIndex; ms: number }
+  | { type: 'partial'; index: TraceIndex; marks: Record<string, number> }
+  | { type: 'done'; index: TraceIndex; ms: number; parseMs: number; chunks: number }
   | { type: 'error'; message: string };
 
-const FIRST_SNAPSHOT_EVENTS = 2000;
+/** Enough events to fill the first screen of rows; the first snapshot goes out as soon as they are read. */
+const FIRST_SNAPSHOT_EVENTS = 500;
+/** Until then, chunks are fed in slices this big so a large first chunk does not delay it. */
+const SLICE = 128 * 1024;
 
 async function streamOf(msg: WorkerIn): Promise<ReadableStream<Uint8Array>> {
   if ('url' in msg) {
@@ -48,25 +51,41 @@ export async function indexStream(
   post: (m: WorkerOut, transfer?: Transferable[]) => void,
 ): Promise<void> {
   const t0 = performance.now();
+  const marks: Record<string, number> = { start: Date.now() };
   try {
-    const s = await maybeGunzip(await streamOf(msg));
+    const raw = await streamOf(msg);
+    marks.response = Date.now();
+    const s = await maybeGunzip(raw);
+    marks.peeked = Date.now();
     const b = new IndexBuilder();
     let sent = false;
+    let parseMs = 0;
+    let chunks = 0;
     const reader = s.getReader();
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      b.push(value);
-      if (!sent) {
-        const snap = b.snapshot();
-        if (snap.n >= FIRST_SNAPSHOT_EVENTS) {
-          sent = true;
-          post({ type: 'partial', index: snap });
+      const tp = performance.now();
+      if (chunks === 0) marks.firstChunk = Date.now();
+      chunks++;
+      if (sent) b.push(value);
+      else
+        for (let o = 0; o < value.length; o += SLICE) {
+          b.push(value.subarray(o, o + SLICE));
+          if (!sent && b.events >= FIRST_SNAPSHOT_EVENTS) {
+            sent = true;
+            marks.snapshot = Date.now();
+            post({ type: 'partial', index: b.snapshot(), marks });
+          }
         }
-      }
+      parseMs += performance.now() - tp;
     }
+    const tf = performance.now();
     const ix = b.finish();
-    post({ type: 'done', index: ix, ms: performance.now() - t0 }, [ix.raw.buffer as ArrayBuffer]);
+    parseMs += performance.now() - tf;
+    post({ type: 'done', index: ix, ms: performance.now() - t0, parseMs, chunks }, [
+      ix.raw.buffer as ArrayBuffer,
+    ]);
   } catch (e) {
     post({ type: 'error', message: (e as Error).message });
   }

@@ -11,7 +11,7 @@
  *
  * Parsing never throws: an unknown key is an error naming the term and its column.
  */
-import { callInfo, F, K_HOP, type TraceIndex } from './trace-index.ts';
+import { type CallInfo, callInfo, F, type TraceIndex } from './trace-index.ts';
 
 export type FilterKey = 'name' | 'from' | 'to' | 'status' | 'rule' | 'page' | 'inv' | 'text';
 
@@ -69,62 +69,86 @@ export function parseFilter(text: string): ParsedFilter {
 
 const bare = (s: string): string => s.toUpperCase().replace(/^FFA_/, '');
 
-/** Whether hop event `i` passes every term. */
-export function matchHop(ix: TraceIndex, i: number, terms: readonly FilterTerm[]): boolean {
-  if (ix.kind[i] !== K_HOP) return false;
-  const info = callInfo(ix, ix.call[i]!);
-  for (const t of terms) {
-    let hit: boolean;
-    switch (t.key) {
-      case 'name': {
-        const v = bare(t.value);
-        hit = bare(ix.names[ix.nameId[i]!] ?? '').includes(v) || bare(info?.name ?? '').includes(v);
-        break;
-      }
-      case 'from':
-        hit = (ix.components[ix.from[i]!] ?? '').startsWith(t.value);
-        break;
-      case 'to':
-        hit = (ix.components[ix.to[i]!] ?? '').startsWith(t.value);
-        break;
-      case 'status':
-        hit = bare(info?.status ?? '').startsWith(bare(t.value));
-        break;
-      case 'rule':
-        hit = (info?.rules ?? []).some((r) => r.includes(t.value));
-        break;
-      case 'inv':
-        hit =
-          t.value === ''
-            ? ((info?.flags ?? 0) & F.INV) !== 0
-            : (info?.fails ?? []).some((f) => f.toUpperCase() === t.value);
-        break;
-      case 'page': {
-        const a = t.addr ?? -1;
-        hit =
-          info !== undefined &&
-          ix.pages.some(
-            (p) => p.event >= info.first && p.event <= info.last && a >= p.addr && a < p.addr + p.size,
-          );
-        break;
-      }
-      case 'text':
-        hit =
-          bare(ix.names[ix.nameId[i]!] ?? '').includes(bare(t.value)) ||
-          bare(info?.name ?? '').includes(bare(t.value)) ||
-          (info?.rules ?? []).some((r) => r.toUpperCase().includes(t.value));
-        break;
-    }
-    if (hit === t.negate) return false;
-  }
-  return true;
-}
-
-/** Hop events that pass the filter, in order. */
+/**
+ * Hop events that pass the filter, in order. Terms about the host call (status, rule, page, inv) are decided once
+ * per call, names are normalised once per distinct name: 10⁵ hops filter in milliseconds.
+ */
 export function filterHops(ix: TraceIndex, terms: readonly FilterTerm[]): Int32Array {
   if (terms.length === 0) return ix.hops;
+  const names = ix.names.map(bare);
+  const callKeys = new Set<FilterKey>(['status', 'rule', 'page', 'inv']);
+  const perCall = terms.filter((t) => callKeys.has(t.key));
+  const perHop = terms.filter((t) => !callKeys.has(t.key));
+  const vals = perHop.map((t) => bare(t.value));
   const out = new Int32Array(ix.hops.length);
   let n = 0;
-  for (const h of ix.hops) if (matchHop(ix, h, terms)) out[n++] = h;
+  let curCall = -1;
+  let callOk = true;
+  let callName = '';
+  let info: CallInfo | undefined;
+  let pageCursor = 0;
+  for (const h of ix.hops) {
+    const c = ix.call[h]!;
+    if (c !== curCall) {
+      curCall = c;
+      info = callInfo(ix, c);
+      callName = bare(info?.name ?? '');
+      // Page changes are in event order; move the cursor to this call's first.
+      while (pageCursor < ix.pages.length && ix.pages[pageCursor]!.event < (info?.first ?? 0)) pageCursor++;
+      callOk = perCall.every((t) => callTerm(ix, info, t, pageCursor) !== t.negate);
+    }
+    if (!callOk) continue;
+    let ok = true;
+    for (let k = 0; k < perHop.length; k++) {
+      const t = perHop[k]!;
+      const v = vals[k]!;
+      let hit: boolean;
+      switch (t.key) {
+        case 'name':
+          hit = (names[ix.nameId[h]!] ?? '').includes(v) || callName.includes(v);
+          break;
+        case 'from':
+          hit = (ix.components[ix.from[h]!] ?? '').startsWith(t.value);
+          break;
+        case 'to':
+          hit = (ix.components[ix.to[h]!] ?? '').startsWith(t.value);
+          break;
+        default:
+          hit =
+            (names[ix.nameId[h]!] ?? '').includes(v) ||
+            callName.includes(v) ||
+            (info?.rules ?? []).some((r) => r.toUpperCase().includes(t.value));
+      }
+      if (hit === t.negate) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) out[n++] = h;
+  }
   return out.slice(0, n);
+}
+
+function callTerm(ix: TraceIndex, info: CallInfo | undefined, t: FilterTerm, pageCursor: number): boolean {
+  switch (t.key) {
+    case 'status':
+      return bare(info?.status ?? '').startsWith(bare(t.value));
+    case 'rule':
+      return (info?.rules ?? []).some((r) => r.includes(t.value));
+    case 'inv':
+      return t.value === ''
+        ? ((info?.flags ?? 0) & F.INV) !== 0
+        : (info?.fails ?? []).some((f) => f.toUpperCase() === t.value);
+    case 'page': {
+      if (info === undefined) return false;
+      const a = t.addr ?? -1;
+      for (let k = pageCursor; k < ix.pages.length && ix.pages[k]!.event <= info.last; k++) {
+        const p = ix.pages[k]!;
+        if (a >= p.addr && a < p.addr + p.size) return true;
+      }
+      return false;
+    }
+    default:
+      return true;
+  }
 }

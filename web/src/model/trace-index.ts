@@ -160,6 +160,82 @@ class Columns {
   }
 }
 
+const enc = (t: string): Uint8Array => new TextEncoder().encode(t);
+const K_SEQ = enc('{"seq":');
+const K_CALL = enc(',"call":');
+const K_CPU = enc(',"cpu":');
+const K_KIND_HOP = enc(',"kind":"hop"');
+const HOP_KEYS = [',"from":"', ',"to":"', ',"dir":"', ',"conv":"', ',"fid":"', ',"name":"'].map(enc);
+const K_REGS = enc(',"regs":["');
+
+function at(b: Uint8Array, p: number, k: Uint8Array): boolean {
+  if (p + k.length > b.length) return false;
+  for (let i = 0; i < k.length; i++) if (b[p + i] !== k[i]) return false;
+  return true;
+}
+
+/**
+ * The fast path for the line ffasim writes most: a hop with its keys in the documented order
+ * (docs/trace-format.md), read straight from the bytes (seq, call, cpu, lanes, direction, name, and x2 for
+ * FFA_ERROR's code) without decoding or JSON.parse. Anything unexpected returns undefined and the line takes the
+ * general path.
+ */
+function fastHop(b: Uint8Array, s: number, e: number): Record<string, unknown> | undefined {
+  if (!at(b, s, K_SEQ) || b[e - 1] !== 125 /* } */) return undefined;
+  let p = s + K_SEQ.length;
+  const int = (): number => {
+    const st = p;
+    let v = 0;
+    while (p < e && b[p]! >= 48 && b[p]! <= 57 && p - st < 15) v = v * 10 + (b[p++]! - 48);
+    return p === st ? -1 : v;
+  };
+  const seq = int();
+  if (seq < 0 || !at(b, p, K_CALL)) return undefined;
+  p += K_CALL.length;
+  const call = int();
+  if (call < 0 || !at(b, p, K_CPU)) return undefined;
+  p += K_CPU.length;
+  const cpu = int();
+  if (cpu < 0 || !at(b, p, K_KIND_HOP)) return undefined;
+  p += K_KIND_HOP.length;
+  const vals: string[] = [];
+  for (const k of HOP_KEYS) {
+    if (!at(b, p, k)) return undefined;
+    let q = p + k.length;
+    let v = '';
+    // Identifiers and hex only: plain ASCII without escapes.
+    while (q < e && b[q] !== 34) {
+      const c = b[q]!;
+      if (c === 92 || c > 126 || c < 32) return undefined;
+      v += String.fromCharCode(c);
+      q++;
+    }
+    if (q >= e) return undefined;
+    vals.push(v);
+    p = q + 1;
+  }
+  if (!at(b, p, K_REGS)) return undefined;
+  // x2 is the third string of the array: "0x…","0x…","0x…"
+  let q = p + K_REGS.length;
+  for (let k = 0; k < 2; k++) {
+    while (q < e && b[q] !== 34) q++;
+    q += 3; // closing quote, comma, opening quote
+  }
+  let x2 = '';
+  while (q < e && b[q] !== 34 && x2.length < 20) x2 += String.fromCharCode(b[q++]!);
+  return {
+    seq,
+    call,
+    cpu,
+    kind: 'hop',
+    from: vals[0],
+    to: vals[1],
+    dir: vals[2],
+    name: vals[5],
+    regs: ['', '', x2],
+  };
+}
+
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
@@ -248,24 +324,29 @@ export class IndexBuilder {
     this.pendingStart = base + start;
   }
 
+  /** One line: bytes [s, e) of `buf`, which starts at file offset `base`. */
   private lineAt(buf: Uint8Array, s: number, e: number, base: number): void {
     this.line++;
     let end = e;
     if (end > s && buf[end - 1] === 13) end--;
     if (end === s) return;
-    const text = this.dec.decode(buf.subarray(s, end));
-    let o: unknown;
-    try {
-      o = JSON.parse(text);
-    } catch (err) {
-      this.error(this.line, `not JSON (${(err as Error).message})`);
-      return;
+    const bs = base + s;
+    const bend = base + end;
+    let r = fastHop(buf, s, end);
+    if (r === undefined) {
+      let o: unknown;
+      try {
+        o = JSON.parse(this.dec.decode(buf.subarray(s, end)));
+      } catch (err) {
+        this.error(this.line, `not JSON (${(err as Error).message})`);
+        return;
+      }
+      if (o === null || typeof o !== 'object' || Array.isArray(o)) {
+        this.error(this.line, 'not a JSON object');
+        return;
+      }
+      r = o as Record<string, unknown>;
     }
-    if (o === null || typeof o !== 'object' || Array.isArray(o)) {
-      this.error(this.line, 'not a JSON object');
-      return;
-    }
-    const r = o as Record<string, unknown>;
     if (this.header === undefined && this.n === 0 && 'schema' in r) {
       const schema = str(r.schema);
       if (schema === undefined || !schema.startsWith('ffasim-trace/'))
@@ -296,8 +377,8 @@ export class IndexBuilder {
     const i = this.n++;
     const c = this.c;
     c.ensure(this.n);
-    c.lineStart[i] = base + s;
-    c.lineEnd[i] = base + end;
+    c.lineStart[i] = bs;
+    c.lineEnd[i] = bend;
     c.lineNo[i] = this.line;
     c.seq[i] = seq;
     c.call[i] = call;
@@ -388,6 +469,11 @@ export class IndexBuilder {
     }
     c.flags[i] = flags;
     info.flags |= flags;
+  }
+
+  /** Events read so far. */
+  get events(): number {
+    return this.n;
   }
 
   /** Index of what has been read so far (copies the columns). */

@@ -142,7 +142,22 @@ export class FlowPane {
       if (r >= 0)
         this.grid.scrollTop = scrollIntoView(r, ROW, this.grid.scrollTop, this.grid.clientHeight || 400);
     }
-    this.paint(true);
+    // New rows (filter, collapse, new trace) re-render; a new selection only moves aria-selected.
+    this.paint(rowsChanged);
+    this.markSelection();
+  }
+
+  private markSelection(): void {
+    const ctx = this.ctx;
+    if (ctx === undefined) return;
+    const sel = ctx.state.sel;
+    const selCall = sel >= 0 ? ctx.ix.call[sel]! : -1;
+    for (const el of this.rendered.values()) {
+      const v = Number(el.dataset.v);
+      const on = v >= 0 ? v === sel : headerCall(v) === selCall && ctx.state.collapsed.includes(selCall);
+      const want = on ? 'true' : 'false';
+      if (el.getAttribute('aria-selected') !== want) el.setAttribute('aria-selected', want);
+    }
   }
 
   private clear(): void {
@@ -154,7 +169,7 @@ export class FlowPane {
     const ctx = this.ctx;
     if (ctx === undefined) return;
     const w = virtualWindow(ctx.rows.length, ROW, this.grid.scrollTop, this.grid.clientHeight || 600);
-    const key = `${w.start}:${w.end}:${ctx.state.sel}:${ctx.state.collapsed.length}`;
+    const key = `${w.start}:${w.end}`;
     if (!force && key === this.lastKey) return;
     this.lastKey = key;
     const keep = new Map<number, HTMLElement>();
@@ -170,6 +185,7 @@ export class FlowPane {
     }
     for (const [r, el] of this.rendered) if (!keep.has(r)) el.remove();
     this.rendered = keep;
+    this.markSelection();
   }
 
   private renderRow(ctx: ViewContext, r: number, v: number): HTMLElement {

@@ -275,6 +275,8 @@ export class OverviewPane {
   private bins:
     | { ix: TraceIndex; w: number; hop: Uint32Array; err: Uint32Array; pg: Uint32Array; inv: Uint8Array }
     | undefined;
+  /** Totals for the text alternative, per trace. */
+  private totals: { ix: TraceIndex; errs: number; pages: number; invs: number } | undefined;
 
   constructor() {
     this.canvas = h('canvas', { role: 'img', 'aria-label': 'Overview' });
@@ -369,15 +371,17 @@ export class OverviewPane {
       g.fillStyle = '#0550ae';
       g.fillRect(((ix.seq[ctx.state.sel]! - lo) / (hi - lo)) * W - 0.5, 0, 1.5, H);
     }
-    let errs = 0;
-    let pages = 0;
-    let invs = 0;
-    for (let i = 0; i < ix.n; i++) {
-      const f = ix.flags[i]!;
-      if (f & (F.ERROR | F.REJECT)) errs++;
-      if (f & F.PAGES) pages++;
-      if (f & F.INV) invs++;
+    if (this.totals?.ix !== ix) {
+      const t = { ix, errs: 0, pages: 0, invs: 0 };
+      for (let i = 0; i < ix.n; i++) {
+        const f = ix.flags[i]!;
+        if (f & (F.ERROR | F.REJECT)) t.errs++;
+        if (f & F.PAGES) t.pages++;
+        if (f & F.INV) t.invs++;
+      }
+      this.totals = t;
     }
+    const { errs, pages, invs } = this.totals;
     this.canvas.setAttribute(
       'aria-label',
       `Overview of ${ix.hops.length} hops over sequence ${lo}–${hi}: ${errs} errors or rejections, ${pages} page changes, ${invs} invariant breaks${z ? `; zoomed to ${z[0]}–${z[1]}` : ''}`,
