@@ -1,6 +1,7 @@
 /** The `ffasim` command end to end: formats, exit codes, located errors (spawned like a user runs it). */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -273,5 +274,53 @@ describe('ffasim profiles', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/ffa-1\.2 \(default\)/);
     expect(r.out).toMatch(/smccc12-retval-all/);
+  });
+});
+
+describe('ffasim view', () => {
+  it('--report writes one self-contained HTML file with the trace embedded', () => {
+    const out = join(dir, 'report.html');
+    const r = ffasim(['view', 'share-lend-reclaim', '--report', out]);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/wrote .*report\.html \(\d+ bytes, self-contained\)/);
+    const html = readFileSync(out, 'utf8');
+    expect(html).toMatch(/window\.__FFASIM_REPORT__ = \{"trace":"H4sI/); // base64 of a gzip stream
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=/);
+  });
+
+  it('serves on 127.0.0.1 and prints the URL; bad input names what and where', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'view', 'boot', '--port', '0']);
+    const url = await new Promise<string>((resolve, reject) => {
+      let buf = '';
+      child.stdout.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const m = /ffasim view: (http:\/\/127\.0\.0\.1:\d+\/\S*)/.exec(buf);
+        if (m) resolve(m[1]!);
+      });
+      child.on('exit', (code) => reject(new Error(`exited ${code}`)));
+    });
+    try {
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toMatch(/<div id="app">/);
+      const trace = await fetch(new URL('/trace.jsonl', url));
+      expect((await trace.text()).split('\n')[0]).toMatch(/"schema":"ffasim-trace\/1"/);
+      // An encoded ../ that the URL parser does not fold: still nothing outside the bundle folder.
+      const status = await new Promise<number>((resolve) => {
+        get({ host: '127.0.0.1', port: new URL(url).port, path: '/assets/..%2f..%2f..%2fpackage.json' }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+      });
+      expect(status).toBe(404);
+    } finally {
+      child.kill();
+    }
+    const bad = ffasim(['view', join(dir, 'missing.jsonl')]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/cannot read .*missing\.jsonl: ENOENT/);
+    const port = ffasim(['view', 'boot', '--port', '99999']);
+    expect(port.code).toBe(2);
+    expect(port.err).toMatch(/--port must be 0–65535/);
   });
 });

@@ -21,6 +21,7 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { viewInput } from '../../src/cli/view-cmd.ts';
 import { reportHtml, startViewServer, type ViewServer } from '../../src/cli/view-server.ts';
+import { parseReplay } from '../../src/scenario/replay.ts';
 import { ensureChromium, isolatedPage, launch } from './browser.ts';
 import { bigTrace } from './synth.ts';
 
@@ -406,6 +407,34 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', () => {
     expect(await page.locator('.row').count()).toBeLessThan(120);
     await context.close();
   }, 120_000);
+
+  it('copy as replay line, crash-log dump and Mermaid; fragments get a tab each and a reassembled tab', async () => {
+    const fr = await viewInput('fragmented-share', { port: '0', seed: '1', profile: 'ffa-1.2' });
+    const frag = await startViewServer({ trace: fr.trace! });
+    servers.push(frag);
+    const { page, context } = await isolatedPage(browser, [slr.base, frag.base]);
+    await open(page, slr.url);
+    await page.evaluate(() => (window as unknown as { __ffasim: { filter(f: string): number } }).__ffasim.filter('name:MEM_SHARE from:host'));
+    type C = { __ffasim: { copy(w: string): Promise<string> } };
+    const replay = await page.evaluate(() => (window as unknown as C).__ffasim.copy('replay'));
+    const parsed = parseReplay(replay);
+    expect(parsed.ok).toBe(true);
+    if (parsed.ok) expect(parsed.value.actions[0]).toMatchObject({ kind: 'smc', regs: [0xc4000073n, 144n, 144n] });
+    const crash = await page.evaluate(() => (window as unknown as C).__ffasim.copy('crash'));
+    expect(crash.split('\n')[0]).toMatch(/^x17: 0{16} x16: 0{16}$/);
+    expect(crash).toMatch(/ x0: 00000000c4000073\n$/);
+    const mermaid = await page.evaluate(() => (window as unknown as C).__ffasim.copy('mermaid'));
+    expect(mermaid).toMatch(/^sequenceDiagram\n/);
+    expect(mermaid).toMatch(/host->>hyp: FFA_MEM_SHARE/);
+    // fragmented-share: the first fragment's call shows its buffer; the last FRAG_TX also the reassembled whole.
+    await open(page, frag.url);
+    await page.evaluate(() => (window as unknown as { __ffasim: { filter(f: string): number } }).__ffasim.filter('name:FRAG_TX from:host'));
+    const d = await debug(page);
+    expect(d.bytes.tabs.some((t) => /reassembled \(\d+ fragments\)/.test(t))).toBe(true);
+    await page.getByRole('tab', { name: /reassembled/ }).click();
+    expect(await page.locator('.fields', { hasText: /mem descriptor v1\.2, \d+ bytes/ }).count()).toBeGreaterThan(0);
+    await context.close();
+  });
 
   it('pixels: golden screenshots of each pane', async () => {
     const { page, context } = await isolatedPage(browser, [slr.base]);
