@@ -14,8 +14,13 @@ const browser = await launch(found.path);
 try {
   const { page } = await isolatedPage(browser, [server.base], { width: 1440, height: 900 });
   await page.goto(`${server.url}#sel=42`);
-  await page.waitForFunction(() => (window as unknown as { __ffasim?: { debug(): { ready: boolean } } }).__ffasim?.debug().ready === true);
-  await page.evaluate(() => (window as unknown as { __ffasim: { fontReady: Promise<void> } }).__ffasim.fontReady);
+  await page.waitForFunction(
+    () =>
+      (window as unknown as { __ffasim?: { debug(): { ready: boolean } } }).__ffasim?.debug().ready === true,
+  );
+  await page.evaluate(
+    () => (window as unknown as { __ffasim: { fontReady: Promise<void> } }).__ffasim.fontReady,
+  );
   await page.screenshot({ path: new URL('../docs/view.png', import.meta.url).pathname });
 } finally {
   await browser.close();

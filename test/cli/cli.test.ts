@@ -289,7 +289,15 @@ describe('ffasim view', () => {
   });
 
   it('serves on 127.0.0.1 and prints the URL; bad input names what and where', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'view', 'boot', '--port', '0']);
+    const child = spawn(process.execPath, [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'view',
+      'boot',
+      '--port',
+      '0',
+    ]);
     const url = await new Promise<string>((resolve, reject) => {
       let buf = '';
       child.stdout.on('data', (d: Buffer) => {
@@ -307,10 +315,13 @@ describe('ffasim view', () => {
       expect((await trace.text()).split('\n')[0]).toMatch(/"schema":"ffasim-trace\/1"/);
       // An encoded ../ that the URL parser does not fold: still nothing outside the bundle folder.
       const status = await new Promise<number>((resolve) => {
-        get({ host: '127.0.0.1', port: new URL(url).port, path: '/assets/..%2f..%2f..%2fpackage.json' }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
+        get(
+          { host: '127.0.0.1', port: new URL(url).port, path: '/assets/..%2f..%2f..%2fpackage.json' },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
       });
       expect(status).toBe(404);
     } finally {

@@ -414,12 +414,17 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', () => {
     servers.push(frag);
     const { page, context } = await isolatedPage(browser, [slr.base, frag.base]);
     await open(page, slr.url);
-    await page.evaluate(() => (window as unknown as { __ffasim: { filter(f: string): number } }).__ffasim.filter('name:MEM_SHARE from:host'));
+    await page.evaluate(() =>
+      (window as unknown as { __ffasim: { filter(f: string): number } }).__ffasim.filter(
+        'name:MEM_SHARE from:host',
+      ),
+    );
     type C = { __ffasim: { copy(w: string): Promise<string> } };
     const replay = await page.evaluate(() => (window as unknown as C).__ffasim.copy('replay'));
     const parsed = parseReplay(replay);
     expect(parsed.ok).toBe(true);
-    if (parsed.ok) expect(parsed.value.actions[0]).toMatchObject({ kind: 'smc', regs: [0xc4000073n, 144n, 144n] });
+    if (parsed.ok)
+      expect(parsed.value.actions[0]).toMatchObject({ kind: 'smc', regs: [0xc4000073n, 144n, 144n] });
     const crash = await page.evaluate(() => (window as unknown as C).__ffasim.copy('crash'));
     expect(crash.split('\n')[0]).toMatch(/^x17: 0{16} x16: 0{16}$/);
     expect(crash).toMatch(/ x0: 00000000c4000073\n$/);
@@ -428,11 +433,17 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', () => {
     expect(mermaid).toMatch(/host->>hyp: FFA_MEM_SHARE/);
     // fragmented-share: the first fragment's call shows its buffer; the last FRAG_TX also the reassembled whole.
     await open(page, frag.url);
-    await page.evaluate(() => (window as unknown as { __ffasim: { filter(f: string): number } }).__ffasim.filter('name:FRAG_TX from:host'));
+    await page.evaluate(() =>
+      (window as unknown as { __ffasim: { filter(f: string): number } }).__ffasim.filter(
+        'name:FRAG_TX from:host',
+      ),
+    );
     const d = await debug(page);
     expect(d.bytes.tabs.some((t) => /reassembled \(\d+ fragments\)/.test(t))).toBe(true);
     await page.getByRole('tab', { name: /reassembled/ }).click();
-    expect(await page.locator('.fields', { hasText: /mem descriptor v1\.2, \d+ bytes/ }).count()).toBeGreaterThan(0);
+    expect(
+      await page.locator('.fields', { hasText: /mem descriptor v1\.2, \d+ bytes/ }).count(),
+    ).toBeGreaterThan(0);
     await context.close();
   });
 
