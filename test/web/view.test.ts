@@ -447,6 +447,57 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', () => {
     await context.close();
   });
 
+  it('no trace: a file picker, and a dropped file opens', async () => {
+    const { page, context } = await isolatedPage(browser, [slr.base]);
+    await page.goto(slr.base);
+    await page.getByRole('button', { name: 'Choose a file…' }).waitFor();
+    const text = await (await fetch(new URL('/trace.jsonl', slr.base))).text();
+    await page.evaluate((t) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([t], 'dropped.jsonl', { type: 'application/x-ndjson' }));
+      window.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, text);
+    await page.waitForFunction(
+      () => (window as unknown as { __ffasim: { debug(): { ready: boolean } } }).__ffasim.debug().ready,
+    );
+    expect((await debug(page)).events).toBe(text.trimEnd().split('\n').length - 1);
+    await context.close();
+  });
+
+  it('page map: hover names state, time and rule; dragging lists what changed; the overview zooms both', async () => {
+    const { page, context } = await isolatedPage(browser, [slr.base]);
+    await open(page, `${slr.url}#sel=47`);
+    const map = page.getByRole('img', { name: /^Page map:/ });
+    const box = (await map.boundingBox())!;
+    // Row 2 (0x88002000, shared with the secure world after the share) near the end of the trace's first half.
+    await page.mouse.move(box.x + box.width * 0.45, box.y + 2 * 24 + 12);
+    const tip = await page.locator('.tip').textContent();
+    expect(tip).toMatch(
+      /0x88002000–0x88003000 at #\d+\nshared with secure world \(host SHARED_OWNED, hyp NOPAGE\)\nsince #\d+, host call #4 FFA_MEM_SHARE_64, rule mem-xfer\/ok/,
+    );
+    await page.mouse.move(box.x + 2, box.y + 10);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width - 2, box.y + 10, { steps: 4 });
+    await page.mouse.up();
+    expect(await page.locator('.changes').textContent()).toMatch(/^\d+ change\(s\) between #\d+ and #\d+/);
+    // Overview: drag a window; flow rows and the page map's axis follow.
+    const before = (await debug(page)).rowsShown;
+    const ov = (await page.getByRole('img', { name: /^Overview of/ }).boundingBox())!;
+    await page.mouse.move(ov.x + ov.width * 0.3, ov.y + 20);
+    await page.mouse.down();
+    await page.mouse.move(ov.x + ov.width * 0.6, ov.y + 20, { steps: 4 });
+    await page.mouse.up();
+    const d = await debug(page);
+    expect(d.state.zoom).toBeDefined();
+    expect(d.rowsShown).toBeLessThan(before);
+    expect(await map.getAttribute('aria-label')).toMatch(
+      new RegExp(`sequence ${d.state.zoom![0]}–${d.state.zoom![1]}`),
+    );
+    await page.getByRole('img', { name: /^Overview of/ }).dblclick();
+    expect((await debug(page)).state.zoom).toBeUndefined();
+    await context.close();
+  });
+
   it('pixels: golden screenshots of each pane', async () => {
     const { page, context } = await isolatedPage(browser, [slr.base]);
     await open(page, `${slr.url}#sel=47`);
