@@ -3,7 +3,7 @@
  * nothing is built at run time) and one trace on 127.0.0.1 only. Static files are looked up inside the bundle
  * folder and nowhere else.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,27 +61,46 @@ export function startViewServer(o: ViewServerOptions = {}): Promise<ViewServer> 
   }
   if (o.replay !== undefined) files.set('/replay.jsonl', { type: 'application/x-ndjson', body: o.replay });
   for (const [k, v] of Object.entries(o.extra ?? {})) files.set(k, v);
+  let port = 0;
   const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     const headers = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, headers).end();
-      return;
+    try {
+      // Only this machine's own names: a web page elsewhere cannot reach the view through DNS rebinding.
+      const host = req.headers.host ?? '';
+      if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) {
+        res.writeHead(421, { ...headers, 'Content-Type': 'text/plain' }).end('misdirected request');
+        return;
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, headers).end();
+        return;
+      }
+      let path: string;
+      try {
+        path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+      } catch {
+        res.writeHead(400, { ...headers, 'Content-Type': 'text/plain' }).end('bad path');
+        return;
+      }
+      const mem = files.get(path);
+      if (mem !== undefined) {
+        res.writeHead(200, { ...headers, 'Content-Type': mem.type }).end(mem.body);
+        return;
+      }
+      const rel = path === '/' ? 'index.html' : path.slice(1);
+      const full = normalize(join(root, rel));
+      if (!full.startsWith(root + sep) || !existsSync(full) || !statSync(full).isFile()) {
+        res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end('not found');
+        return;
+      }
+      res
+        .writeHead(200, { ...headers, 'Content-Type': TYPES[extname(full)] ?? 'application/octet-stream' })
+        .end(readFileSync(full));
+    } catch (e) {
+      // A request never takes the server down.
+      if (!res.headersSent) res.writeHead(500, { ...headers, 'Content-Type': 'text/plain' });
+      res.end(`internal error: ${(e as Error).message}`);
     }
-    const mem = files.get(path);
-    if (mem !== undefined) {
-      res.writeHead(200, { ...headers, 'Content-Type': mem.type }).end(mem.body);
-      return;
-    }
-    const rel = path === '/' ? 'index.html' : path.slice(1);
-    const full = normalize(join(root, rel));
-    if (!full.startsWith(root + sep) || !existsSync(full)) {
-      res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end('not found');
-      return;
-    }
-    res
-      .writeHead(200, { ...headers, 'Content-Type': TYPES[extname(full)] ?? 'application/octet-stream' })
-      .end(readFileSync(full));
   });
   return new Promise((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
@@ -89,7 +108,7 @@ export function startViewServer(o: ViewServerOptions = {}): Promise<ViewServer> 
     );
     server.listen(o.port ?? 0, '127.0.0.1', () => {
       const addr = server.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      port = typeof addr === 'object' && addr !== null ? addr.port : 0;
       const base = `http://127.0.0.1:${port}/`;
       const q = new URLSearchParams();
       if (o.trace !== undefined) q.set('trace', '/trace.jsonl');

@@ -157,7 +157,7 @@ export type FfaCallArgs<N extends FfaCallName> = Extract<FfaCall, { name: N }>['
 type AnyArgs = Readonly<Record<string, number | bigint | string | bigint[]>>;
 
 /** Fields of a call whose layout is fixed by the convention (CONSOLE_LOG payload length). */
-function fieldsFor(name: string, smc64: boolean): readonly CallField[] {
+export function fieldsFor(name: string, smc64: boolean): readonly CallField[] {
   const spec = (CALL_SPECS as Readonly<Record<string, readonly CallField[]>>)[name] ?? [];
   if (name === 'FFA_CONSOLE_LOG' && !smc64) return [w('count', 1, 0, 8), payload(2, 6)];
   if (name === 'FFA_SUCCESS' && smc64) return [w('targetInfo', 1), payload(2, 16)];

@@ -324,6 +324,19 @@ describe('ffasim view', () => {
         );
       });
       expect(status).toBe(404);
+      // Malformed paths, folders and foreign Host headers get an answer, and the server stays up.
+      const ask = (path: string, host?: string) =>
+        new Promise<number>((resolve) => {
+          const u = new URL(url);
+          get({ host: '127.0.0.1', port: u.port, path, ...(host ? { headers: { host } } : {}) }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          });
+        });
+      expect(await ask('/%')).toBe(400);
+      expect(await ask('/assets')).toBe(404);
+      expect(await ask('/', 'evil.example:80')).toBe(421);
+      expect(await ask('/')).toBe(200);
     } finally {
       child.kill();
     }

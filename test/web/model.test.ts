@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { filterHops, parseFilter } from '../../web/src/model/filter.ts';
 import { pageRows, rangesAt, secureReachable } from '../../web/src/model/pages.ts';
+import { hasLayout, mbzMask, registerFields } from '../../web/src/model/regfields.ts';
 import { buildRows, headerCall, virtualWindow } from '../../web/src/model/rows.ts';
 import {
   callInfo,
@@ -169,5 +170,61 @@ describe('what-if in the page', () => {
       ok: false,
       error: expect.stringMatching(/unknown profile/),
     });
+  });
+});
+
+describe('register fields', () => {
+  it('follow the decoder, including convention-dependent payloads, and mark MBZ bits', () => {
+    const succ64 = registerFields('FFA_SUCCESS_64', true, 9);
+    expect(succ64).toEqual([{ name: 'payload[7]', lo: 0, width: 64 }]);
+    expect(registerFields('FFA_CONSOLE_LOG', false, 9)).toEqual([]);
+    expect(mbzMask(registerFields('FFA_CONSOLE_LOG', false, 9), hasLayout('FFA_CONSOLE_LOG'))).toBe(
+      (1n << 64n) - 1n,
+    );
+    // x0: function ID fields; bits 23:17 and 63:32 are MBZ.
+    const x0 = mbzMask(registerFields('FFA_VERSION', false, 0), true);
+    expect(x0).toBe(0xffff_ffff_00fe_0000n);
+    // SMC32 MEM_SHARE: w1 is totalLength, the upper half MBZ.
+    expect(mbzMask(registerFields('FFA_MEM_SHARE', false, 1), true)).toBe(0xffff_ffff_0000_0000n);
+    expect(mbzMask(registerFields('FFA_MEM_SHARE_64', true, 3), true)).toBe(0n);
+  });
+});
+
+describe('hostile traces', () => {
+  it('rejects call numbers the column cannot hold and seqs that go back', () => {
+    const t = [
+      '{"seq":1,"call":2147483648,"cpu":0,"kind":"note","who":"host","text":"x"}',
+      '{"seq":2,"call":1,"cpu":0,"kind":"note","who":"host","text":"x"}',
+      '{"seq":1,"call":1,"cpu":0,"kind":"note","who":"host","text":"x"}',
+    ].join('\n');
+    const ix = indexTrace(t);
+    expect(ix.n).toBe(1);
+    expect(ix.errors.map((e) => e.line)).toEqual([1, 3, 1]);
+    expect(ix.errors[1]!.message).toMatch(/does not increase.*skipped/);
+  });
+  it('skips an overlong line without quadratic work', () => {
+    const b = new IndexBuilder();
+    const mb = new Uint8Array(1 << 20).fill(0x78);
+    for (let i = 0; i < 17; i++) b.push(mb);
+    b.push(new TextEncoder().encode('\n{"seq":0,"call":0,"cpu":0,"kind":"step","text":"after"}\n'));
+    const ix = b.finish();
+    expect(ix.n).toBe(1);
+    expect(ix.errors[0]!.message).toMatch(/line of 17825793 bytes is longer than/);
+    expect(eventAt(ix, 0).text).toBe('after');
+  });
+  it('caps page-map work on overlapping ranges', () => {
+    const pages = Array.from({ length: 3000 }, (_, k) => ({
+      event: k,
+      seq: k,
+      table: 'host' as const,
+      addr: k * 4096,
+      size: 3000 * 4096,
+      from: 'OWNED',
+      to: k % 2 ? 'OWNED' : 'SHARED_OWNED',
+    }));
+    const info = { truncated: false };
+    const rows = pageRows({ pages }, info);
+    expect(info.truncated).toBe(true);
+    expect(rows.length).toBeGreaterThan(0);
   });
 });

@@ -39,7 +39,7 @@ export const KEYS: readonly [string, string][] = [
   ['b', 'choose profile B (re-runs the scenario in the page)'],
   ['n', 'jump to the first divergence between profiles A and B'],
   ['x', 'what-if: edit a register of this host call, or switch profile, and re-run'],
-  ['0–9', 'focus register x0–x9 (Shift: x10–x17 via the register table)'],
+  ['0–9', 'show x0–x9 in the bit strip (Shift+0–7: x10–x17; or a register button, then ↑ ↓)'],
   ['w / s', 'zoom the page map and flow in / out in time'],
   ['a / d', 'pan left / right in time'],
   ['i', 'go to the first invariant break'],
@@ -78,6 +78,11 @@ export class App implements ViewContext {
   private readonly sources: Sources;
   /** The trace as first loaded (what-if runs replace `ix`; this stays profile A's original). */
   private original: TraceIndex | undefined;
+  private loadToken = 0;
+  private worker: Worker | undefined;
+  /** The view the URL asked for, applied once the index it refers to is complete. */
+  private wanted: ViewState | undefined;
+  private pageTruncated = false;
 
   constructor(root: HTMLElement, sources: Sources) {
     this.root = root;
@@ -152,8 +157,16 @@ export class App implements ViewContext {
     this.loadT0 = performance.now();
     this.metrics.loadStartDate = Date.now();
     this.status('loading…');
+    // A newer load (a dropped file while a URL still streams) wins: the old worker stops, its messages are ignored.
+    const token = ++this.loadToken;
+    this.worker?.terminate();
+    this.worker = undefined;
     return new Promise((resolve) => {
       const onMsg = (m: WorkerOut): void => {
+        if (token !== this.loadToken) {
+          resolve();
+          return;
+        }
         if (m.type === 'error') {
           this.status(m.message, true);
           this.errorsEl.textContent = `Cannot open the trace: ${m.message}`;
@@ -187,6 +200,7 @@ export class App implements ViewContext {
       let worker: Worker | undefined;
       try {
         worker = new IndexWorker();
+        this.worker = worker;
       } catch {
         worker = undefined;
       }
@@ -213,29 +227,36 @@ export class App implements ViewContext {
 
   setIndex(ix: TraceIndex): void {
     const first = this.ix === undefined;
-    const prevSel = this.state.sel;
     this.ix = ix;
-    this.pageRows = pageRows(ix);
+    const info = { truncated: false };
+    this.pageRows = pageRows(ix, info);
+    this.pageTruncated = info.truncated;
     if (first) {
       this.root.replaceChildren(this.shell);
-      const h0 = fromHash(location.hash);
-      this.state = h0;
-      this.filterInput.value = h0.filter;
+      this.wanted = fromHash(location.hash);
+      this.state = { ...this.wanted, sel: -1 };
+      this.filterInput.value = this.state.filter;
     }
     const hdr = ix.header;
-    const base = `${String(hdr?.scenario ?? 'trace')} · ${String(hdr?.profile ?? '?')} · ${ix.n} events · ${ix.hops.length} hops · ${ix.calls.length} host calls${ix.complete ? '' : ' (reading…)'}`;
+    const base = `${String(hdr?.scenario ?? 'trace')} · ${String(hdr?.profile ?? '?')} · ${ix.n} events · ${ix.hops.length} hops · ${ix.calls.length} host calls${ix.complete ? '' : ' (reading…)'}${this.pageTruncated ? ' · page map truncated (too many overlapping ranges)' : ''}`;
     this.metaEl.textContent = base;
     this.errorsEl.replaceChildren(
       ...ix.errors.slice(0, 20).map((e) => h('div', { text: `line ${e.line}: ${e.message}` })),
     );
     if (ix.errors.length > 0 && !this.errorsEl.isConnected)
       this.shell.querySelector('header')?.after(this.errorsEl);
-    if (this.state.sel >= ix.n) this.state.sel = -1;
-    if (ix.complete && this.state.sel < 0 && prevSel < 0 && !location.hash.includes('sel=')) {
-      // A trace with an invariant break (a shrunk fuzzer finding) opens at its first break.
-      const inv = this.firstInvariantHop();
-      this.state.sel = inv ?? (ix.hops.length > 0 ? ix.hops[0]! : -1);
-    } else if (this.state.sel < 0 && ix.hops.length > 0) this.state.sel = ix.hops[0]!;
+    const w = this.wanted;
+    if (ix.complete && w !== undefined) {
+      // The whole trace is in: apply the link's selection, or open at the first invariant break (a shrunk fuzzer
+      // finding), or at the first hop.
+      this.wanted = undefined;
+      this.state.sel = w.sel >= 0 && w.sel < ix.n ? w.sel : (this.firstInvariantHop() ?? ix.hops[0] ?? -1);
+      if (w.zoom !== undefined) this.state.zoom = w.zoom;
+    } else if (w !== undefined) {
+      // Still reading: show the link's hop if it has arrived, else the first.
+      this.state.sel = w.sel >= 0 && w.sel < ix.n ? w.sel : (ix.hops[0] ?? -1);
+    } else if (this.state.sel >= ix.n) this.state.sel = ix.hops[0] ?? -1;
+    this.state.sel = this.hopAtOrBefore(this.state.sel);
     this.rebuildRows();
     if (first && !ix.complete) {
       // First rows first: the flow now, the other panes on the next task.
@@ -315,6 +336,8 @@ export class App implements ViewContext {
   }
 
   private saveHash(): void {
+    // While the trace still streams the selection is provisional: keep the link as it was.
+    if (this.wanted !== undefined) return;
     if (this.hashTimer !== undefined) clearTimeout(this.hashTimer);
     this.hashTimer = setTimeout(() => {
       const hsh = toHash(this.state);
@@ -323,7 +346,23 @@ export class App implements ViewContext {
     }, 60);
   }
 
+  /** A hop at or before event `i` (selection is always a hop), or the first hop, or -1. */
+  private hopAtOrBefore(i: number): number {
+    const ix = this.ix;
+    if (i < 0 || i >= ix.n) return ix.hops[0] ?? -1;
+    for (let k = i; k >= 0; k--) if (ix.kind[k] === 0) return k;
+    return ix.hops[0] ?? -1;
+  }
+
   private applyState(s: ViewState): void {
+    // A hash edited by hand: keep what fits this trace.
+    s.sel = this.hopAtOrBefore(s.sel);
+    if (s.zoom !== undefined) {
+      const [lo, hi] = seqRange(this.ix);
+      const a = Math.max(lo, s.zoom[0]);
+      const b = Math.min(hi, s.zoom[1]);
+      s.zoom = b > a ? [a, b] : undefined;
+    }
     this.state = s;
     this.filterInput.value = s.filter;
     this.rebuildRows();
@@ -413,6 +452,10 @@ export class App implements ViewContext {
       return;
     if (document.querySelector('dialog[open]') !== null) return;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
+    // Enter and Space on a focused button or tab activate it; they are not view keys there.
+    if ((e.key === 'Enter' || e.key === ' ') && t.closest('button, [role="tab"]') !== null) return;
+    // Inside the details tree the arrows, Home/End, Enter and Space navigate the tree.
+    if (t.closest('[role="tree"]') !== null && /^(Arrow|Home$|End$|Enter$| $)/.test(e.key)) return;
     const [lo, hi] = seqRange(this.ix);
     const z = this.state.zoom ?? [lo, hi];
     const span = z[1] - z[0];
@@ -504,8 +547,11 @@ export class App implements ViewContext {
           this.help();
           return true;
         default:
-          if (/^[0-9]$/.test(e.key)) {
-            this.setReg(Number(e.key));
+          if (/^Digit[0-9]$/.test(e.code)) {
+            const d = Number(e.code.slice(5));
+            if (!e.shiftKey) this.setReg(d);
+            else if (d <= 7) this.setReg(10 + d);
+            else return false;
             return true;
           }
           return false;
@@ -743,6 +789,7 @@ export class App implements ViewContext {
 
   private openFile(f: Blob): void {
     (this as { ix: TraceIndex | undefined }).ix = undefined;
+    this.wanted = undefined;
     this.original = undefined;
     this.traceB = undefined;
     history.replaceState(null, '', location.pathname + location.search);

@@ -16,6 +16,27 @@ function b64(s: string): ArrayBuffer {
   return out.buffer;
 }
 
+const PERFETTO = 'https://ui.perfetto.dev';
+
+/**
+ * Where "Open in Perfetto" may go: ui.perfetto.dev, or a page of the view's own server (the tests' stub). Any other
+ * `?perfetto=` value is ignored — a link must not send the trace elsewhere or open a `javascript:` URL.
+ */
+function perfettoUrl(param: string | null): string {
+  if (param === null) return PERFETTO;
+  try {
+    const u = new URL(param, location.href);
+    if (
+      (u.protocol === 'http:' || u.protocol === 'https:') &&
+      (u.origin === location.origin || u.origin === PERFETTO)
+    )
+      return u.href;
+  } catch {
+    // Not a URL: fall through.
+  }
+  return PERFETTO;
+}
+
 async function start(): Promise<void> {
   // The one shipped monospace font, loaded alongside the trace (text reflows when it lands; canvases draw none).
   const fontReady = new FontFace('ffasim-mono', `url(${fontUrl})`)
@@ -28,7 +49,7 @@ async function start(): Promise<void> {
     });
   const q = new URLSearchParams(location.search);
   const embedded = (window as unknown as { __FFASIM_REPORT__?: Embedded }).__FFASIM_REPORT__;
-  const sources: Sources = { perfettoUrl: q.get('perfetto') ?? 'https://ui.perfetto.dev' };
+  const sources: Sources = { perfettoUrl: perfettoUrl(q.get('perfetto')) };
   if (embedded !== undefined) {
     sources.trace = { bytes: b64(embedded.trace) };
     if (embedded.replay !== undefined) sources.replay = embedded.replay;

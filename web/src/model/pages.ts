@@ -41,9 +41,17 @@ export function stateLabel(host: string, hyp: string): string {
 
 /** Most rows built (a hostile trace with millions of disjoint ranges still draws). */
 const MAX_ROWS = 4096;
+/**
+ * Most (change × range) steps: overlapping ranges make the work grow with the square of the changes, so a hostile
+ * trace stops here and the map says it is truncated.
+ */
+const MAX_WORK = 4_000_000;
 
-/** Builds the rows from the index's page changes. */
-export function pageRows(ix: Pick<TraceIndex, 'pages'>): PageRow[] {
+/** Builds the rows from the index's page changes; `info.truncated` tells whether the work budget cut it short. */
+export function pageRows(
+  ix: Pick<TraceIndex, 'pages'>,
+  info: { truncated: boolean } = { truncated: false },
+): PageRow[] {
   const ch = ix.pages;
   if (ch.length === 0) return [];
   const cuts = new Set<number>();
@@ -69,9 +77,16 @@ export function pageRows(ix: Pick<TraceIndex, 'pages'>): PageRow[] {
     hyp: '',
     spans: [],
   }));
+  let work = 0;
+  info.truncated = false;
   for (const p of ch) {
     const a = find(p.addr);
     const b = find(p.addr + p.size);
+    work += b - a;
+    if (work > MAX_WORK) {
+      info.truncated = true;
+      break;
+    }
     for (let k = a; k < b; k++) {
       covered[k] = 1;
       const h = hist[k]!;

@@ -3,7 +3,7 @@
  * (CALL_SPECS in src/ffa/calls.ts, abi.md §2) and which are MBZ — everything no field covers, including the
  * upper halves of SMC32 arguments and x8–x17 (SMCCC 1.2; abi.md §13).
  */
-import { CALL_SPECS, type CallField } from '../../../src/ffa/calls.ts';
+import { CALL_SPECS, type CallField, fieldsFor } from '../../../src/ffa/calls.ts';
 
 export interface BitField {
   name: string;
@@ -12,15 +12,27 @@ export interface BitField {
   width: number;
 }
 
-function specOf(name: string): readonly CallField[] | undefined {
-  const base = name.replace(/_(64|32)$/, '');
-  return (CALL_SPECS as Readonly<Record<string, readonly CallField[]>>)[base];
+const baseName = (name: string): string => name.replace(/_(64|32)$/, '');
+
+function specOf(name: string, smc64: boolean): readonly CallField[] | undefined {
+  const base = baseName(name);
+  // The decoder's own layout, including the convention-dependent ones (SUCCESS_64 and CONSOLE_LOG payloads).
+  return base in CALL_SPECS ? fieldsFor(base, smc64) : undefined;
 }
+
+/** SMCCC function ID fields of w0 (SMCCC §2.5): bits 23:17 and the upper half are MBZ. */
+const FUNCTION_ID: readonly BitField[] = [
+  { name: 'function number', lo: 0, width: 16 },
+  { name: 'SVE hint', lo: 16, width: 1 },
+  { name: 'owner', lo: 24, width: 6 },
+  { name: 'SMC64', lo: 30, width: 1 },
+  { name: 'fast call', lo: 31, width: 1 },
+];
 
 /** Fields of register x`reg` for a hop named `name` (as in the trace, `FFA_MEM_SHARE_64`). */
 export function registerFields(name: string, smc64: boolean, reg: number): BitField[] {
-  if (reg === 0) return [{ name: 'function id', lo: 0, width: 32 }];
-  const spec = specOf(name);
+  if (reg === 0) return [...FUNCTION_ID];
+  const spec = specOf(name, smc64);
   if (spec === undefined) {
     // A version number (FFA_VERSION's answer) or an unknown ID: only w0 is known.
     return [];
@@ -67,5 +79,5 @@ export function mbzMask(fields: readonly BitField[], knownLayout: boolean): bigi
 
 /** Whether the trace name has a known argument layout. */
 export function hasLayout(name: string): boolean {
-  return specOf(name) !== undefined;
+  return baseName(name) in CALL_SPECS;
 }

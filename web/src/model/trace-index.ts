@@ -112,6 +112,11 @@ export interface TraceIndex {
 const LANE_ORDER = (c: string): number =>
   c === 'host' ? 0 : c === 'hyp' ? 1 : c === 'spmd' ? 2 : c === 'spmc' ? 3 : 4;
 
+/** Longest line read as an event (a hop is ~500 bytes; a buffer event holds a descriptor as hex). */
+const MAX_LINE = 16 << 20;
+/** Largest host call number the Int32 column holds. */
+const MAX_CALL = 0x7fff_fffe;
+
 /** Most errors kept (a binary file fed by mistake would otherwise fill memory with messages). */
 const MAX_ERRORS = 200;
 
@@ -246,7 +251,9 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 export class IndexBuilder {
   private chunks: Uint8Array[] = [];
   private total = 0;
-  private pending: Uint8Array = new Uint8Array(0);
+  /** The unfinished last line, as the chunks it spans (never re-scanned, never re-copied). */
+  private pending: Uint8Array[] = [];
+  private pendingLen = 0;
   private pendingStart = 0;
   private line = 0;
   private readonly dec = new TextDecoder('utf-8', { fatal: false });
@@ -304,24 +311,55 @@ export class IndexBuilder {
     if (this.done) throw new Error('IndexBuilder: push after finish');
     if (chunk.length === 0) return;
     this.chunks.push(chunk);
-    const buf =
-      this.pending.length === 0
-        ? chunk
-        : (() => {
-            const b = new Uint8Array(this.pending.length + chunk.length);
-            b.set(this.pending);
-            b.set(chunk, this.pending.length);
-            return b;
-          })();
-    const base = this.pendingStart;
-    let start = 0;
-    for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, start)) {
-      this.lineAt(buf, start, i, base);
-      start = i + 1;
-    }
+    const base = this.total;
     this.total += chunk.length;
-    this.pending = buf.subarray(start);
+    let nl = chunk.indexOf(10);
+    if (nl < 0) {
+      this.hold(chunk);
+      return;
+    }
+    // The line the previous chunks left open ends here.
+    this.hold(chunk.subarray(0, nl + 1));
+    this.flushPending();
+    let start = nl + 1;
+    for (nl = chunk.indexOf(10, start); nl >= 0; nl = chunk.indexOf(10, start)) {
+      this.lineAt(chunk, start, nl, base);
+      start = nl + 1;
+    }
     this.pendingStart = base + start;
+    if (start < chunk.length) this.hold(chunk.subarray(start));
+  }
+
+  /** Keeps bytes of an unfinished line; beyond MAX_LINE only their count. */
+  private hold(part: Uint8Array): void {
+    if (this.pendingLen <= MAX_LINE) this.pending.push(part);
+    this.pendingLen += part.length;
+  }
+
+  /** Indexes the held line (it ends with its newline, or the file ends). */
+  private flushPending(): void {
+    const len = this.pendingLen;
+    const parts = this.pending;
+    this.pending = [];
+    this.pendingLen = 0;
+    if (len === 0) return;
+    if (len > MAX_LINE) {
+      this.line++;
+      this.error(this.line, `line of ${len} bytes is longer than ${MAX_LINE} (not an event); skipped`);
+      return;
+    }
+    let buf: Uint8Array;
+    if (parts.length === 1) buf = parts[0]!;
+    else {
+      buf = new Uint8Array(len);
+      let o = 0;
+      for (const p of parts) {
+        buf.set(p, o);
+        o += p.length;
+      }
+    }
+    const end = buf[buf.length - 1] === 10 ? buf.length - 1 : buf.length;
+    this.lineAt(buf, 0, end, this.pendingStart);
   }
 
   /** One line: bytes [s, e) of `buf`, which starts at file offset `base`. */
@@ -368,11 +406,15 @@ export class IndexBuilder {
       this.error(this.line, `unknown event kind '${String(r.kind)}'`);
       return;
     }
-    if (seq === undefined || call === undefined || !Number.isInteger(call) || call < 0) {
-      this.error(this.line, "event without a numeric 'seq' and 'call'");
+    if (seq === undefined || call === undefined || !Number.isInteger(call) || call < 0 || call > MAX_CALL) {
+      this.error(this.line, "event without a numeric 'seq' and a 'call' from 0 to 2147483646");
       return;
     }
-    if (seq <= this.lastSeq) this.error(this.line, `seq ${seq} does not increase (previous ${this.lastSeq})`);
+    if (seq <= this.lastSeq) {
+      // Searches by seq assume order (two traces concatenated, say): skip rather than mislead.
+      this.error(this.line, `seq ${seq} does not increase (previous ${this.lastSeq}); event skipped`);
+      return;
+    }
     this.lastSeq = seq;
     const i = this.n++;
     const c = this.c;
@@ -484,11 +526,7 @@ export class IndexBuilder {
   /** Reads the last line (a file need not end in a newline) and returns the final index. */
   finish(): TraceIndex {
     if (!this.done) {
-      if (this.pending.length > 0) {
-        const p = this.pending;
-        this.lineAt(p, 0, p.length, this.pendingStart);
-        this.pending = new Uint8Array(0);
-      }
+      this.flushPending();
       this.done = true;
       if (this.header === undefined && this.n > 0)
         this.error(1, 'no ffasim-trace header line; lanes and profile are guessed');

@@ -87,7 +87,6 @@ export class DetailsPane {
       class: 'tree',
       role: 'tree',
       'aria-label': 'Details of the selected hop',
-      tabindex: 0,
     });
     this.el = h(
       'section',
@@ -96,10 +95,67 @@ export class DetailsPane {
       this.tree,
     );
     this.tree.addEventListener('click', (e) => {
-      const li = (e.target as HTMLElement).closest('li');
-      if (li?.hasAttribute('aria-expanded'))
+      const li = (e.target as HTMLElement).closest<HTMLElement>('li');
+      if (li === null) return;
+      if (li.hasAttribute('aria-expanded'))
         li.setAttribute('aria-expanded', li.getAttribute('aria-expanded') === 'true' ? 'false' : 'true');
+      this.focusItem(li);
     });
+    this.tree.addEventListener('keydown', (e) => this.key(e));
+  }
+
+  /** Tree items a user can reach now (not inside a collapsed item), in document order. */
+  private visibleItems(): HTMLElement[] {
+    return [...this.tree.querySelectorAll<HTMLElement>('li[role="treeitem"]')].filter(
+      (li) => li.parentElement?.closest('li[aria-expanded="false"]') === null,
+    );
+  }
+
+  private focusItem(li: HTMLElement): void {
+    for (const x of this.tree.querySelectorAll<HTMLElement>('li[tabindex="0"]')) x.tabIndex = -1;
+    li.tabIndex = 0;
+    li.focus();
+  }
+
+  /** The ARIA tree keyboard pattern: ↑ ↓ move, → expands or enters, ← collapses or leaves, Enter/Space toggle. */
+  private key(e: KeyboardEvent): void {
+    const cur = (e.target as HTMLElement).closest<HTMLElement>('li[role="treeitem"]');
+    const items = this.visibleItems();
+    if (items.length === 0) return;
+    const at = cur === null ? -1 : items.indexOf(cur);
+    const expanded = cur?.getAttribute('aria-expanded');
+    let next: HTMLElement | undefined;
+    switch (e.key) {
+      case 'ArrowDown':
+        next = items[Math.min(items.length - 1, at + 1)];
+        break;
+      case 'ArrowUp':
+        next = items[Math.max(0, at - 1)];
+        break;
+      case 'Home':
+        next = items[0];
+        break;
+      case 'End':
+        next = items[items.length - 1];
+        break;
+      case 'ArrowRight':
+        if (expanded === 'false') cur?.setAttribute('aria-expanded', 'true');
+        else if (expanded === 'true') next = items[at + 1];
+        break;
+      case 'ArrowLeft':
+        if (expanded === 'true') cur?.setAttribute('aria-expanded', 'false');
+        else next = cur?.parentElement?.closest<HTMLElement>('li[role="treeitem"]') ?? undefined;
+        break;
+      case 'Enter':
+      case ' ':
+        if (expanded !== null && expanded !== undefined)
+          cur?.setAttribute('aria-expanded', expanded === 'true' ? 'false' : 'true');
+        break;
+      default:
+        return;
+    }
+    e.preventDefault();
+    if (next !== undefined) this.focusItem(next);
   }
 
   update(ctx: ViewContext): void {
@@ -198,6 +254,9 @@ export class DetailsPane {
       });
     }
     this.tree.replaceChildren(this.renderList(nodes, 1));
+    // Roving tabindex: the first item is the tree's one tab stop.
+    const firstItem = this.tree.querySelector<HTMLElement>('li[role="treeitem"]');
+    if (firstItem !== null) firstItem.tabIndex = 0;
   }
 
   private renderList(nodes: Node[], level: number): HTMLElement {
@@ -206,6 +265,7 @@ export class DetailsPane {
       const has = n.children !== undefined && n.children.length > 0;
       const li = h('li', {
         role: 'treeitem',
+        tabindex: -1,
         'aria-level': level,
         'aria-setsize': nodes.length,
         'aria-posinset': k + 1,

@@ -152,12 +152,17 @@ export class FlowPane {
     if (ctx === undefined) return;
     const sel = ctx.state.sel;
     const selCall = sel >= 0 ? ctx.ix.call[sel]! : -1;
+    let active = '';
     for (const el of this.rendered.values()) {
       const v = Number(el.dataset.v);
       const on = v >= 0 ? v === sel : headerCall(v) === selCall && ctx.state.collapsed.includes(selCall);
       const want = on ? 'true' : 'false';
       if (el.getAttribute('aria-selected') !== want) el.setAttribute('aria-selected', want);
+      if (on) active = el.id;
     }
+    // Screen readers follow the selection through aria-activedescendant (focus stays on the grid).
+    if (active !== '') this.grid.setAttribute('aria-activedescendant', active);
+    else this.grid.removeAttribute('aria-activedescendant');
   }
 
   private clear(): void {
@@ -267,6 +272,7 @@ export class FlowPane {
       );
     }
     el.dataset.v = String(v);
+    el.id = v < 0 ? `flow-call-${headerCall(v)}` : `flow-hop-${v}`;
     el.style.top = `${r * ROW}px`;
     return el;
   }

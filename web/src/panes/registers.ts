@@ -134,6 +134,16 @@ export class RegistersPane {
       const tr = (e.target as HTMLElement).closest<HTMLElement>('tr[data-reg]');
       if (tr !== null) this.ctx?.setReg(Number(tr.dataset.reg));
     });
+    // Arrow keys on a register button move the focus register, and keyboard focus with it.
+    this.body.addEventListener('keydown', (e) => {
+      const b = (e.target as HTMLElement).closest<HTMLElement>('button[data-reg]');
+      if (b === null || (e.key !== 'ArrowDown' && e.key !== 'ArrowUp')) return;
+      e.preventDefault();
+      e.stopPropagation();
+      const r = Math.max(0, Math.min(17, Number(b.dataset.reg) + (e.key === 'ArrowDown' ? 1 : -1)));
+      this.ctx?.setReg(r);
+      this.body.querySelector<HTMLElement>(`button[data-reg="${r}"]`)?.focus();
+    });
   }
 
   update(ctx: ViewContext): void {
@@ -175,9 +185,19 @@ export class RegistersPane {
           {
             'data-reg': r,
             class: `${diff ? 'changed' : ''} ${ctx.state.reg === r ? 'focus' : ''}`,
-            'aria-selected': ctx.state.reg === r ? 'true' : 'false',
           },
-          h('th', { scope: 'row', text: `x${r}` }),
+          h(
+            'th',
+            { scope: 'row' },
+            h('button', {
+              type: 'button',
+              class: 'regbtn',
+              'data-reg': r,
+              'aria-pressed': ctx.state.reg === r ? 'true' : 'false',
+              title: `show x${r} in the bit strip`,
+              text: `x${r}`,
+            }),
+          ),
           h('td', { text: va ?? '—' }),
           h('td', { class: 'v2', text: vb ?? '—' }),
           h('td', {
