@@ -65,6 +65,7 @@ type Debug = {
   detailsText: string;
   pageRows: number;
   traceB?: string;
+  perfettoUrl: string;
 };
 
 const debug = (page: Page): Promise<Debug> =>
@@ -230,6 +231,21 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', () => {
     await page.keyboard.press('r');
     await page.keyboard.press('3');
     expect((await debug(page)).state.reg).toBe(3);
+    await page.keyboard.press('Shift+Digit5');
+    expect((await debug(page)).state.reg).toBe(15);
+    // The details tree follows the ARIA tree pattern: roving focus, ↓ moves, ← collapses, → expands.
+    await page.locator('[role="tree"] li[tabindex="0"]').focus();
+    await page.keyboard.press('ArrowDown');
+    const focused = () =>
+      page.evaluate(() => document.activeElement?.querySelector('.label')?.textContent ?? '');
+    expect(await focused()).toMatch(/^Call /);
+    await page.keyboard.press('ArrowLeft');
+    expect(await page.locator('[role="tree"] li[aria-expanded="false"]', { hasText: /^Call / }).count()).toBe(
+      1,
+    );
+    await page.keyboard.press('ArrowRight');
+    expect((await debug(page)).state.sel).toBe(d.state.sel); // arrows in the tree do not move the selection
+    await page.locator('.grid').focus();
     await page.keyboard.press('w');
     d = await debug(page);
     expect(d.state.zoom).toBeDefined();
@@ -255,6 +271,17 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', () => {
     const { page: p2, context: c2 } = await isolatedPage(browser, [slr.base]);
     const d2 = await open(p2, `${slr.url}${hash}`);
     expect(d2.state).toEqual(state);
+    // A hand-edited hash out of range falls back to something that exists.
+    await p2.evaluate(() => {
+      location.hash = '#sel=99999999&z=5-999999';
+    });
+    await p2.waitForFunction(
+      () =>
+        (window as unknown as { __ffasim: { debug(): { state: { sel: number } } } }).__ffasim.debug().state
+          .sel < 1000,
+    );
+    const d3 = await debug(p2);
+    expect(d3.state.zoom![1]).toBeLessThan(1000);
     await c2.close();
     await context.close();
   });
@@ -290,6 +317,15 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', () => {
     d = await debug(page);
     expect(d.selection?.call).toBe(1);
     expect(await page.locator('.status').textContent()).toMatch(/first divergence at call #1/);
+    await context.close();
+  });
+
+  it('a ?perfetto= link elsewhere is ignored: the trace goes only to ui.perfetto.dev or the view itself', async () => {
+    const { page, context } = await isolatedPage(browser, [slr.base]);
+    for (const bad of ['javascript:alert(1)', 'https://evil.example/perfetto', 'data:text/html,x']) {
+      await open(page, `${slr.url}&perfetto=${encodeURIComponent(bad)}`);
+      expect((await debug(page)).perfettoUrl).toBe('https://ui.perfetto.dev');
+    }
     await context.close();
   });
 

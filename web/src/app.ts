@@ -880,6 +880,7 @@ export class App implements ViewContext {
             ].reduce((n, a) => n + a.byteLength, 0),
       metrics: { ...this.metrics, mapDrawMs: this.map.lastDrawMs },
       traceB: this.traceB?.header?.profile,
+      perfettoUrl: this.sources.perfettoUrl,
     };
   }
 
