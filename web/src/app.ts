@@ -8,7 +8,7 @@ import { h, hex, LANE_LABEL, laneLabel, type ViewContext } from './ctx.ts';
 import { filterHops, parseFilter } from './model/filter.ts';
 import { type PageRow, pageRows, rangesAt } from './model/pages.ts';
 import { buildRows, headerCall } from './model/rows.ts';
-import { callInfo, eventAt, F, indexTrace, type TraceIndex } from './model/trace-index.ts';
+import { callInfo, eventAt, F, IndexBuilder, indexTrace, type TraceIndex } from './model/trace-index.ts';
 import { defaultState, fromHash, REG_MODES, toHash, type ViewState } from './model/view-state.ts';
 import { BytesPane } from './panes/bytes.ts';
 import { DetailsPane, regsOf } from './panes/details.ts';
@@ -51,6 +51,9 @@ export const KEYS: readonly [string, string][] = [
 ];
 
 type Lazy = typeof import('./lazy.ts');
+
+/** Events the page indexes itself from the head of a URL to paint the first rows (a screen holds ~40). */
+const HEAD_EVENTS = 300;
 
 export class App implements ViewContext {
   ix!: TraceIndex;
@@ -209,6 +212,8 @@ export class App implements ViewContext {
         return;
       }
       worker.onmessage = (e: MessageEvent<WorkerOut>) => {
+        // The page may already show more than the worker's first snapshot (see paintHead).
+        if (e.data.type === 'partial' && this.ix !== undefined && this.ix.n >= e.data.index.n) return;
         onMsg(e.data);
         if (e.data.type !== 'partial') worker?.terminate();
       };
@@ -216,8 +221,68 @@ export class App implements ViewContext {
         worker?.terminate();
         void import('./worker.ts').then((w) => w.indexStream(msg, onMsg));
       };
-      worker.postMessage(msg);
+      if ('url' in msg) void this.startUrl(msg.url, worker, token, onMsg);
+      else worker.postMessage(msg);
     });
+  }
+
+  /**
+   * Opens a trace URL here, hands the body to the worker (a transferred stream) and, while the worker starts,
+   * indexes the first few hundred events of a copy (tee) to paint the first rows without waiting for it.
+   */
+  private async startUrl(
+    url: string,
+    worker: Worker,
+    token: number,
+    onMsg: (m: WorkerOut) => void,
+  ): Promise<void> {
+    let body: ReadableStream<Uint8Array>;
+    try {
+      const r = await fetch(url);
+      if (!r.ok || r.body === null) throw new Error(`cannot load ${url}: HTTP ${r.status}`);
+      body = r.body;
+    } catch (e) {
+      onMsg({ type: 'error', message: (e as Error).message });
+      return;
+    }
+    const [mine, theirs] = body.tee();
+    try {
+      worker.postMessage({ stream: theirs } satisfies WorkerIn, [theirs as unknown as Transferable]);
+    } catch {
+      // No transferable streams: the worker fetches again.
+      void mine.cancel();
+      void theirs.cancel();
+      worker.postMessage({ url } satisfies WorkerIn);
+      return;
+    }
+    await this.paintHead(mine, token);
+  }
+
+  /** Indexes the head of a stream on this thread (enough for the first screen) and shows it; then lets go. */
+  private async paintHead(s: ReadableStream<Uint8Array>, token: number): Promise<void> {
+    const reader = s.getReader();
+    try {
+      const b = new IndexBuilder();
+      for (let read = 0; read < 1 << 20; ) {
+        const { done, value } = await reader.read();
+        if (done || token !== this.loadToken) break;
+        if (read === 0 && value.length >= 2 && value[0] === 0x1f && value[1] === 0x8b) break; // gzip: the worker's
+        read += value.length;
+        for (let o = 0; o < value.length && b.events < HEAD_EVENTS; o += 32 * 1024)
+          b.push(value.subarray(o, o + 32 * 1024));
+        if (b.events >= HEAD_EVENTS) {
+          if (this.ix === undefined || !this.ix.complete) {
+            this.setIndex(b.snapshot());
+            this.metrics.firstRowsMs ??= performance.now() - this.loadT0;
+            this.metrics.firstRowsAt ??= performance.now();
+            this.metrics.headPaint = 1;
+          }
+          break;
+        }
+      }
+    } finally {
+      void reader.cancel();
+    }
   }
 
   /** Loads trace text directly (what-if results). */

@@ -5,7 +5,12 @@
  */
 import { IndexBuilder, type TraceIndex } from './model/trace-index.ts';
 
-export type WorkerIn = { url: string } | { file: Blob } | { bytes: ArrayBuffer };
+export type WorkerIn =
+  | { url: string }
+  | { file: Blob }
+  | { bytes: ArrayBuffer }
+  /** A response body the page already opened (transferred): the page paints its head while this indexes all. */
+  | { stream: ReadableStream<Uint8Array> };
 export type WorkerOut =
   | { type: 'partial'; index: TraceIndex; marks: Record<string, number> }
   | { type: 'done'; index: TraceIndex; ms: number; parseMs: number; chunks: number }
@@ -23,6 +28,7 @@ async function streamOf(msg: WorkerIn): Promise<ReadableStream<Uint8Array>> {
     return r.body;
   }
   if ('file' in msg) return msg.file.stream() as ReadableStream<Uint8Array>;
+  if ('stream' in msg) return msg.stream;
   const bytes = new Uint8Array(msg.bytes);
   return new ReadableStream({
     start(c) {
