@@ -385,6 +385,14 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', () => {
     const gz = await startViewServer({ trace: gzipSync(s.trace!) });
     const lines = text.split('\n');
     const bad = [...lines.slice(0, 10), '{"seq": oops', ...lines.slice(10, 20), '[]'].join('\n');
+    // A descriptor whose composite offset points past its end: the bytes pane marks the located decode error.
+    const bufLine = lines.findIndex((l) => l.includes('"kind":"buffer"'));
+    const ev = JSON.parse(lines[bufLine]!) as { hex: string; call: number };
+    const hex = `${ev.hex.slice(0, 2 * 52)}ff000000${ev.hex.slice(2 * 56)}`; // emad[0].composite_off = 255
+    const corrupt = [...lines];
+    corrupt[bufLine] = JSON.stringify({ ...ev, hex });
+    const desc = await startViewServer({ trace: new TextEncoder().encode(corrupt.join('\n')) });
+    servers.push(desc);
     const broken = await startViewServer({ trace: new TextEncoder().encode(bad) });
     const fin = await viewInput(join(root, 'findings/h14-ffa-1.2.jsonl'), {
       port: '0',
@@ -393,13 +401,24 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', () => {
     });
     const finding = await startViewServer({ trace: fin.trace!, replay: fin.replay! });
     servers.push(gz, broken, finding);
-    const { page, context } = await isolatedPage(browser, [gz.base, broken.base, finding.base]);
+    const { page, context } = await isolatedPage(browser, [gz.base, broken.base, finding.base, desc.base]);
     let d = await open(page, gz.url);
     expect(d.events).toBe(lines.length - 2);
     d = await open(page, broken.url);
     expect(d.errors.map((e) => e.line)).toEqual([11, 22]);
     expect(await page.locator('.errors').textContent()).toMatch(/line 11: not JSON/);
     expect(d.events).toBe(19);
+    await open(page, `${desc.url}`);
+    await page.evaluate((c) => {
+      const w = window as unknown as {
+        __ffasim: { app: { ix: { hops: Int32Array; call: Int32Array } }; select(i: number): void };
+      };
+      const h = [...w.__ffasim.app.ix.hops].find((x) => w.__ffasim.app.ix.call[x] === c)!;
+      w.__ffasim.select(h);
+    }, ev.call);
+    const dd = await debug(page);
+    expect(dd.bytes.error).toMatch(/^DESC_/);
+    expect(await page.locator('.hex .errb').count()).toBe(1);
     // h14: the replay names I4; the view opens where I4 first broke, not at the earlier I3.
     d = await open(page, finding.url);
     expect(d.detailsText).toMatch(/I4 fail/);
@@ -467,6 +486,8 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', () => {
     const mermaid = await page.evaluate(() => (window as unknown as C).__ffasim.copy('mermaid'));
     expect(mermaid).toMatch(/^sequenceDiagram\n/);
     expect(mermaid).toMatch(/host->>hyp: FFA_MEM_SHARE/);
+    // With a filter, every call it shows: both host MEM_SHAREs (the second is denied).
+    expect(mermaid.match(/host->>hyp: FFA_MEM_SHARE/g)?.length).toBe(2);
     // fragmented-share: the first fragment's call shows its buffer; the last FRAG_TX also the reassembled whole.
     await open(page, frag.url);
     await page.evaluate(() =>

@@ -46,7 +46,7 @@ export const KEYS: readonly [string, string][] = [
   ['p', 'open in Perfetto'],
   ['c', 'copy the host call as a replay line'],
   ['C', 'copy the registers as a crash-log dump'],
-  ['m', 'copy the selected call as Mermaid'],
+  ['m', 'copy the selected call as Mermaid (with a filter: every call it shows)'],
   ['?', 'this list'],
 ];
 
@@ -831,7 +831,14 @@ export class App implements ViewContext {
     } else if (what === 'crash') {
       const regs = regsOf(eventAt(this.ix, sel));
       text = regs === undefined ? '' : lz.crashDump(regs);
-    } else text = lz.mermaidOf(this.ix, [call]);
+    } else {
+      // The selected call; with a filter, every call it shows (at most 50, a diagram stays readable).
+      const calls =
+        this.state.filter.trim() === ''
+          ? [call]
+          : [...new Set([...this.rows].filter((v) => v < 0).map(headerCall))].slice(0, 50);
+      text = lz.mermaidOf(this.ix, calls);
+    }
     try {
       await navigator.clipboard.writeText(text);
       this.status(`copied ${what} (${text.length} chars)`);
