@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { filterHops, parseFilter } from '../../web/src/model/filter.ts';
 import { pageRows, rangesAt, secureReachable } from '../../web/src/model/pages.ts';
@@ -164,6 +165,18 @@ describe('what-if in the page', () => {
     expect(eventAt(e, e.hops.find((h) => e.call[h] === 1)!).regs).toContain('0x0000000000010000');
     expect(firstDivergence(indexTrace(base.jsonl), e)?.call).toBe(1);
   });
+  it('writes byte for byte the trace `ffasim run --format jsonl` writes', () => {
+    const cli = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'run', 'share-lend-reclaim', '--format', 'jsonl'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    const page = runWhatIf({ scenario: 'share-lend-reclaim' }, 'ffa-1.2');
+    expect(page.ok && page.jsonl).toBe(cli.stdout);
+  });
+
   it('explains what it cannot do', () => {
     expect(runWhatIf({}, 'ffa-1.2')).toMatchObject({ ok: false });
     expect(runWhatIf({ scenario: 'boot' }, 'nope')).toMatchObject({
