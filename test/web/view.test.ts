@@ -585,22 +585,36 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', () => {
     await open(page, `${slr.url}#sel=47`);
     const axe = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
     await page.addScriptTag({ content: axe });
-    const res = await page.evaluate(async () => {
-      const r = await (
-        window as unknown as {
-          axe: { run(o: unknown): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> };
-        }
-      ).axe.run({
-        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    const check = () =>
+      page.evaluate(async () => {
+        const r = await (
+          window as unknown as {
+            axe: {
+              run(o: unknown): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }>;
+            };
+          }
+        ).axe.run({
+          runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+        });
+        return r.violations.map(
+          (v) =>
+            `${v.id}: ${v.nodes
+              .slice(0, 3)
+              .map((n) => n.target.join(' '))
+              .join(', ')}`,
+        );
       });
-      return r.violations.map(
-        (v) =>
-          `${v.id}: ${v.nodes
-            .slice(0, 3)
-            .map((n) => n.target.join(' '))
-            .join(', ')}`,
-      );
-    });
+    expect(await check()).toEqual([]);
+    // With each dialog open, and with the tree and the page map's change list in use.
+    await page.locator('.grid').focus();
+    await page.keyboard.press('?');
+    expect(await check()).toEqual([]);
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('x');
+    await page.getByRole('dialog', { name: 'What-if' }).waitFor();
+    expect(await check()).toEqual([]);
+    await page.keyboard.press('Escape');
+    const res = await check();
     expect(res).toEqual([]);
     await context.close();
   });

@@ -722,7 +722,7 @@ export class App implements ViewContext {
         spellcheck: 'false',
       });
       inputs.push(inp);
-      grid.append(h('label', { for: '', text: `x${r}` }), inp);
+      grid.append(h('span', { 'aria-hidden': 'true', text: `x${r}` }), inp);
     }
     const msg = h('p', {
       text:
