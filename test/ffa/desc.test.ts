@@ -229,6 +229,54 @@ describe('memory transaction descriptor: invalid neighbours', () => {
     const r = parseMemTransaction(buildMemTransaction(t), '1.1');
     expect(!r.ok && r.error.code).toBe('DESC_OVERLAP');
   });
+
+  it('the overlap check names the same pair as a stable sort by address, in any order and at any size', () => {
+    // Reference: the definition — sort (stably) by start, the first neighbours that overlap, [earlier, later].
+    const reference = (cs: { address: bigint; pageCount: number }[]): string | undefined => {
+      const sorted = cs
+        .map((c, i) => ({ ...c, i }))
+        .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+      for (let k = 1; k < sorted.length; k++) {
+        const p = sorted[k - 1]!;
+        const q = sorted[k]!;
+        if (p.address + BigInt(p.pageCount) * 4096n > q.address) return `${q.i}/${p.i}`;
+      }
+      return undefined;
+    };
+    const page = fc.bigInt({ min: 0n, max: 64n }).map((n) => n * 0x1000n);
+    // Around 2^52, where addresses stop being exact as Numbers.
+    const high = fc.integer({ min: -16, max: 16 }).map((k) => (1n << 52n) + BigInt(k) * 0x1000n);
+    const cs = fc.array(
+      fc.record({ address: fc.oneof(page, high), pageCount: fc.integer({ min: 1, max: 4 }) }),
+      { minLength: 2, maxLength: 12 },
+    );
+    fc.assert(
+      fc.property(cs, fc.boolean(), (list, ascending) => {
+        const input = ascending
+          ? [...list].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0))
+          : list;
+        const t = memTransaction({
+          version: '1.2',
+          sender: 0,
+          attributes: 0x2f,
+          receivers: [{ endpointId: 0x8001, permissions: 2 }],
+          constituents: input,
+        });
+        const r = parseMemTransaction(buildMemTransaction(t), '1.2');
+        const want = reference(input);
+        if (want === undefined) expect(r.ok || r.error.code !== 'DESC_OVERLAP').toBe(true);
+        else {
+          expect(!r.ok && r.error.code).toBe('DESC_OVERLAP');
+          if (!r.ok) {
+            const [q, p] = want.split('/');
+            expect(r.error.at.kind === 'bytes' && r.error.at.field).toBe(`constituent[${q}]`);
+            expect(r.error.got).toBe(`overlaps constituent[${p}]`);
+          }
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
 });
 
 describe('every decoder works on a subarray at a nonzero offset', () => {

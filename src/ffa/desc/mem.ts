@@ -411,33 +411,63 @@ export function parseMemWith(
     );
   }
   if (kind === 'send' && constituents.length > 1) {
-    // Below 2^52 every start and end is exact as a Number: sort and compare without bigint arithmetic.
-    const small = constituents.every((c) => c.address < TWO_52);
-    const sorted = constituents
-      .map((x, i) => ({ ...x, i, n: small ? Number(x.address) : 0 }))
-      .sort(
-        small ? (a, b) => a.n - b.n : (a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0),
+    const overlap = firstOverlap(constituents);
+    if (overlap !== undefined) {
+      const [pi, qi] = overlap;
+      return fail(
+        'DESC_OVERLAP',
+        'Descriptor.Overlap',
+        at(off + 16 + 16 * qi, `constituent[${qi}]`, 16),
+        'constituents overlap',
+        'disjoint ranges',
+        `overlaps constituent[${pi}]`,
       );
-    for (let k = 1; k < sorted.length; k++) {
-      const p = sorted[k - 1]!;
-      const q = sorted[k]!;
-      const overlaps = small
-        ? p.n + p.pageCount * 4096 > q.n
-        : p.address + BigInt(p.pageCount) * 4096n > q.address;
-      if (overlaps) {
-        return fail(
-          'DESC_OVERLAP',
-          'Descriptor.Overlap',
-          at(off + 16 + 16 * q.i, `constituent[${q.i}]`, 16),
-          'constituents overlap',
-          'disjoint ranges',
-          `overlaps constituent[${p.i}]`,
-        );
-      }
     }
   }
   const composite: Composite = { totalPageCount: total, constituents };
   return ok({ ...tx, composite });
+}
+
+/**
+ * The first overlapping pair in address order, as [earlier, later] constituent indices: sort by start (stable)
+ * and compare neighbours. Ascending input — what drivers send — is checked in place, with the same answer the
+ * stable sort gives; below 2^52 every start and end is exact as a Number, so no bigint arithmetic.
+ */
+function firstOverlap(cs: readonly Constituent[]): [number, number] | undefined {
+  const n = cs.length;
+  let small = true;
+  for (let k = 0; k < n && small; k++) small = cs[k]!.address < TWO_52;
+  if (small) {
+    const start = new Float64Array(n);
+    let ascending = true;
+    for (let k = 0; k < n; k++) {
+      start[k] = Number(cs[k]!.address);
+      if (k > 0 && start[k]! < start[k - 1]!) ascending = false;
+    }
+    let order: number[] | undefined;
+    if (!ascending) {
+      order = Array.from({ length: n }, (_, i) => i);
+      order.sort((a, b) => start[a]! - start[b]! || a - b);
+    }
+    for (let k = 1; k < n; k++) {
+      const p = order === undefined ? k - 1 : order[k - 1]!;
+      const q = order === undefined ? k : order[k]!;
+      if (start[p]! + cs[p]!.pageCount * 4096 > start[q]!) return [p, q];
+    }
+    return undefined;
+  }
+  const idx = Array.from({ length: n }, (_, i) => i);
+  idx.sort((a, b) => {
+    const x = cs[a]!.address;
+    const y = cs[b]!.address;
+    return x < y ? -1 : x > y ? 1 : a - b;
+  });
+  for (let k = 1; k < n; k++) {
+    const p = idx[k - 1]!;
+    const q = idx[k]!;
+    if (cs[p]!.address + BigInt(cs[p]!.pageCount) * 4096n > cs[q]!.address) return [p, q];
+  }
+  return undefined;
 }
 
 /** Total bytes the descriptor occupies (end of the last EMAD or of the composite, whichever is later). */
