@@ -401,7 +401,20 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', () => {
     });
     const finding = await startViewServer({ trace: fin.trace!, replay: fin.replay! });
     servers.push(gz, broken, finding);
-    const { page, context } = await isolatedPage(browser, [gz.base, broken.base, finding.base, desc.base]);
+    const h20 = await viewInput(join(root, 'findings/h20-ffa-1.2.jsonl'), {
+      port: '0',
+      seed: '1',
+      profile: 'ffa-1.2',
+    });
+    const h20s = await startViewServer({ trace: h20.trace!, replay: h20.replay! });
+    servers.push(h20s);
+    const { page, context } = await isolatedPage(browser, [
+      gz.base,
+      broken.base,
+      finding.base,
+      desc.base,
+      h20s.base,
+    ]);
     let d = await open(page, gz.url);
     expect(d.events).toBe(lines.length - 2);
     d = await open(page, broken.url);
@@ -419,6 +432,12 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', () => {
     const dd = await debug(page);
     expect(dd.bytes.error).toMatch(/^DESC_/);
     expect(await page.locator('.hex .errb').count()).toBe(1);
+    // h20: I1 names 0x88002000 — the page map outlines that range in red from the break on.
+    const d20 = (await open(page, h20s.url)) as Debug & { pageBreaks: { addr: string; id: string }[] };
+    expect(d20.pageBreaks).toEqual([{ addr: '0x88002000', seq: expect.any(Number), id: 'I1' }]);
+    expect(await page.locator('#pagemap-alt').textContent()).toMatch(
+      /Invariant breaks: I1 at #\d+ on 0x88002000/,
+    );
     // h14: the replay names I4; the view opens where I4 first broke, not at the earlier I3.
     d = await open(page, finding.url);
     expect(d.detailsText).toMatch(/I4 fail/);

@@ -929,6 +929,7 @@ export class App implements ViewContext {
       bytes: this.bytes.shown,
       detailsText: this.details.el.innerText,
       pageRows: this.pageRows.length,
+      pageBreaks: this.map.breaks.map((b) => ({ addr: b.addr, seq: b.seq, id: b.id })),
       /** Bytes the index holds outside the JS heap (raw trace and typed columns). */
       bufferBytes:
         ix === undefined

@@ -32,6 +32,31 @@ export function invSeqs(ix: TraceIndex): number[] {
   return out;
 }
 
+export interface InvariantRange {
+  row: number;
+  addr: string;
+  seq: number;
+  id: string;
+}
+
+/**
+ * Page rows that failing invariant checks name: every address of 4+ hex digits in a check's detail (`holds
+ * 0x88002000, host stage-2 OWNED`) that falls in a row.
+ */
+export function invariantRanges(ix: TraceIndex, rows: readonly PageRow[]): InvariantRange[] {
+  const out: InvariantRange[] = [];
+  for (let i = 0; i < ix.n && out.length < 1000; i++) {
+    if (!(ix.flags[i]! & F.INV)) continue;
+    const e = eventAt(ix, i);
+    for (const m of String(e.detail ?? '').matchAll(/0x[0-9a-f]{4,13}\b/gi)) {
+      const a = Number.parseInt(m[0].slice(2), 16);
+      const row = rows.findIndex((r) => a >= r.addr && a < r.addr + r.size);
+      if (row >= 0) out.push({ row, addr: m[0], seq: ix.seq[i]!, id: String(e.id) });
+    }
+  }
+  return out;
+}
+
 function setupCanvas(c: HTMLCanvasElement): CanvasRenderingContext2D | undefined {
   const dpr = window.devicePixelRatio || 1;
   const w = Math.max(1, Math.round(c.clientWidth * dpr));
@@ -97,6 +122,9 @@ export class PageMapPane {
   private drag: number | undefined;
   private invs: number[] = [];
   private invIx: TraceIndex | undefined;
+  private invRows: PageRow[] | undefined;
+  /** Ranges an invariant break names (for the red outline and the debug hook). */
+  breaks: InvariantRange[] = [];
   /** Last redraw time in ms (for the benchmark). */
   lastDrawMs = 0;
   private readonly layer = new Layer();
@@ -198,9 +226,11 @@ export class PageMapPane {
 
   update(ctx: ViewContext): void {
     this.ctx = ctx;
-    if (this.invIx !== ctx.ix) {
+    if (this.invIx !== ctx.ix || this.invRows !== ctx.pageRows) {
       this.invIx = ctx.ix;
+      this.invRows = ctx.pageRows;
       this.invs = invSeqs(ctx.ix);
+      this.breaks = invariantRanges(ctx.ix, ctx.pageRows);
       this.axisLabels(ctx.pageRows);
     }
     this.draw();
@@ -268,6 +298,15 @@ export class PageMapPane {
       });
       lg.fillStyle = '#d1242f';
       for (const s of this.invs) if (s >= lo && s <= hi) lg.fillRect(xOf(s) - 1, 0, 2, H);
+      // A range an invariant break names: red from the break on.
+      lg.strokeStyle = '#d1242f';
+      lg.lineWidth = 2.5;
+      for (const b of this.breaks) {
+        if (b.seq > hi) continue;
+        // At least 10 px wide, so a break at the very end of the window still shows.
+        const x1 = Math.min(xOf(Math.max(lo, b.seq)), W - 12);
+        lg.strokeRect(x1 + 1.25, b.row * rh + 1.25, Math.max(10, W - x1 - 2.5), rh - 2.5);
+      }
     });
     g.drawImage(layer, 0, 0, W, H);
     g.fillStyle = '#0550ae';
@@ -283,7 +322,14 @@ export class PageMapPane {
               const sp = spanAt(r, selSeq);
               return `${hex(r.addr)} (${r.size / 1024} KiB) ${stateLabel(sp.host, sp.hyp)}${secureReachable(sp.host, sp.hyp) ? ', secure world can reach' : ''}`;
             })
-            .join('; ')}${rows.length > 64 ? `; and ${rows.length - 64} more ranges` : ''}.`;
+            .join('; ')}${rows.length > 64 ? `; and ${rows.length - 64} more ranges` : ''}.${
+            this.breaks.length > 0
+              ? ` Invariant breaks: ${this.breaks
+                  .slice(0, 16)
+                  .map((b) => `${b.id} at #${b.seq} on ${b.addr}`)
+                  .join('; ')}.`
+              : ''
+          }`;
     this.canvas.setAttribute(
       'aria-label',
       `Page map: ${rows.length} physical range(s) over sequence ${lo}–${hi}`,
@@ -311,7 +357,11 @@ export class PageMapPane {
           if (ctx.ix.flags[i]! & F.DECISION) rule = String(eventAt(ctx.ix, i).rule ?? '');
       by = `since #${sp.seq}, host call #${ctx.ix.call[sp.event]} ${info?.name ?? ''}${rule ? `, rule ${rule}` : ''}`;
     }
-    this.tip.textContent = `${hex(r.addr)}–${hex(r.addr + r.size)} at #${seq}\n${stateLabel(sp.host, sp.hyp)} (host ${sp.host}, hyp ${sp.hyp})\n${by}`;
+    const rowIx = rows.indexOf(r);
+    const broken = this.breaks
+      .filter((b) => b.row === rowIx && b.seq <= seq)
+      .map((b) => `${b.id} broken at #${b.seq}`);
+    this.tip.textContent = `${hex(r.addr)}–${hex(r.addr + r.size)} at #${seq}\n${stateLabel(sp.host, sp.hyp)} (host ${sp.host}, hyp ${sp.hyp})\n${by}${broken.length ? `\n${broken.join(', ')}` : ''}`;
     this.tip.style.left = `${e.clientX + 12}px`;
     this.tip.style.top = `${e.clientY - 40}px`;
     this.tip.hidden = false;
