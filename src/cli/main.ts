@@ -177,6 +177,7 @@ export function buildProgram(): Command {
       .argument('[input]', 'TRACE.jsonl[.gz], a replay .jsonl, or a scenario (none: a file picker)')
       .option('--port <n>', 'port (0: any free port)', '7160')
       .option('--report <file>', 'write one self-contained HTML file instead of serving')
+      .option('--open', 'also open the URL in the desktop browser')
       .option('--seed <n>', 'seed for scenarios', '1'),
   ).action(async (input: string | undefined, opts) => {
     process.exitCode = await runViewCommand(input, opts);

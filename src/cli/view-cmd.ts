@@ -3,6 +3,7 @@
  * `--report out.html` writes one self-contained HTML file instead. A scenario or replay file is run first (with
  * the invariant checks, as `ffasim run` does); a replay file is also handed to the page for what-if re-runs.
  */
+import { spawn } from 'node:child_process';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { watchInvariants } from '../check/invariants.ts';
 import { runScenario } from '../scenario/scenario.ts';
@@ -19,6 +20,7 @@ interface ViewOpts {
   port: string;
   report?: string;
   seed: string;
+  open?: boolean;
 }
 
 /** What to show: trace bytes (JSONL or gzip), and the replay text when there is one. */
@@ -86,5 +88,19 @@ export async function runViewCommand(input: string | undefined, o: ViewOpts): Pr
     port,
   });
   process.stdout.write(`ffasim view: ${s.url}\n(serving on 127.0.0.1 only; Ctrl-C to stop)\n`);
+  if (o.open === true) openBrowser(s.url);
   return 0;
+}
+
+/** Asks the desktop to open `url` (xdg-open, open, or start); says so when it cannot. */
+function openBrowser(url: string): void {
+  const [cmd, args] =
+    process.platform === 'darwin'
+      ? ['open', [url]]
+      : process.platform === 'win32'
+        ? ['cmd', ['/c', 'start', '', url]]
+        : ['xdg-open', [url]];
+  const child = spawn(cmd, args, { stdio: 'ignore', detached: true });
+  child.on('error', () => process.stderr.write(`ffasim view: could not run ${cmd}; open the URL yourself\n`));
+  child.unref();
 }
