@@ -346,5 +346,5 @@ describe('ffasim view', () => {
     const port = ffasim(['view', 'boot', '--port', '99999']);
     expect(port.code).toBe(2);
     expect(port.err).toMatch(/--port must be 0–65535/);
-  });
+  }, 30_000);
 });

@@ -98,7 +98,7 @@ function compareGolden(name: string, shot: Buffer): number {
   return bad / (want.width * want.height);
 }
 
-describe.skipIf(found.path === undefined)('ffasim view in Chromium', () => {
+describe.skipIf(found.path === undefined)('ffasim view in Chromium', { timeout: 60_000 }, () => {
   let browser: Browser;
   let boot: ViewServer;
   let slr: ViewServer;
