@@ -27,8 +27,10 @@ interface ViewOpts {
 export async function viewInput(
   input: string | undefined,
   o: ViewOpts,
-): Promise<{ trace?: Uint8Array; replay?: string; title: string }> {
+): Promise<{ trace?: Uint8Array; replay?: string; world?: string; title: string }> {
   if (input === undefined) return { title: 'ffasim view' };
+  // The world a scenario runs in goes to the page too, so what-if re-runs in the same machine.
+  const world = o.world === undefined ? {} : { world: JSON.stringify(loadWorld(o.world)) };
   if (/\.jsonl(\.gz)?$/.test(input) || input.endsWith('.gz')) {
     const bytes = readInput(input);
     const gz = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
@@ -40,14 +42,14 @@ export async function viewInput(
     }
     const first = head.split('\n').find((l) => l.trim() !== '' && !l.trim().startsWith('#')) ?? '';
     if (gz || first.includes('"schema":"ffasim-trace/'))
-      return { trace: new Uint8Array(bytes), title: input };
+      return { trace: new Uint8Array(bytes), ...world, title: input };
     // Not a trace: a replay file. Run it, and keep it for what-if.
     const replay = bytes.toString('utf8');
     const s = await resolveScenario(input);
     return { trace: run(s, o), replay, title: input };
   }
   const s = await resolveScenario(input);
-  return { trace: run(s, o), title: `ffasim ${s.name}` };
+  return { trace: run(s, o), ...world, title: `ffasim ${s.name}` };
 }
 
 function run(s: Awaited<ReturnType<typeof resolveScenario>>, o: ViewOpts): Uint8Array {
@@ -77,7 +79,7 @@ export async function runViewCommand(input: string | undefined, o: ViewOpts): Pr
   if (o.report !== undefined) {
     if (v.trace === undefined) throw new UsageError('--report needs a trace, replay file or scenario');
     const gz = v.trace[0] === 0x1f && v.trace[1] === 0x8b ? v.trace : gzipSync(v.trace, { level: 9 });
-    const html = reportHtml(gz, v.title, v.replay);
+    const html = reportHtml(gz, v.title, v.replay, v.world);
     writeOutput(html, o.report);
     process.stderr.write(`wrote ${o.report} (${html.length} bytes, self-contained)\n`);
     return 0;
@@ -85,6 +87,7 @@ export async function runViewCommand(input: string | undefined, o: ViewOpts): Pr
   const s = await startViewServer({
     ...(v.trace === undefined ? {} : { trace: v.trace }),
     ...(v.replay === undefined ? {} : { replay: v.replay }),
+    ...(v.world === undefined ? {} : { world: v.world }),
     port,
   });
   process.stdout.write(`ffasim view: ${s.url}\n(serving on 127.0.0.1 only; Ctrl-C to stop)\n`);

@@ -37,6 +37,8 @@ export interface ViewServerOptions {
   trace?: Uint8Array;
   /** A replay file the trace came from (what-if re-runs it in the page). */
   replay?: string;
+  /** The world JSON the trace ran in (`--world`), for what-if. */
+  world?: string;
   /** 0 picks a free port. */
   port?: number;
   /** Extra files to serve (tests: a Perfetto stub page). */
@@ -60,6 +62,7 @@ export function startViewServer(o: ViewServerOptions = {}): Promise<ViewServer> 
     files.set('/trace.jsonl', { type: gz ? 'application/gzip' : 'application/x-ndjson', body: o.trace });
   }
   if (o.replay !== undefined) files.set('/replay.jsonl', { type: 'application/x-ndjson', body: o.replay });
+  if (o.world !== undefined) files.set('/world.json', { type: 'application/json', body: o.world });
   for (const [k, v] of Object.entries(o.extra ?? {})) files.set(k, v);
   let port = 0;
   const server = createServer((req, res) => {
@@ -113,6 +116,7 @@ export function startViewServer(o: ViewServerOptions = {}): Promise<ViewServer> 
       const q = new URLSearchParams();
       if (o.trace !== undefined) q.set('trace', '/trace.jsonl');
       if (o.replay !== undefined) q.set('replay', '/replay.jsonl');
+      if (o.world !== undefined) q.set('world', '/world.json');
       const qs = q.toString();
       resolve({
         server,
@@ -129,7 +133,7 @@ export function startViewServer(o: ViewServerOptions = {}): Promise<ViewServer> 
 }
 
 /** One self-contained HTML file: the report build's script and style inlined, the trace embedded (gzip+base64). */
-export function reportHtml(traceGz: Uint8Array, title: string, replay?: string): string {
+export function reportHtml(traceGz: Uint8Array, title: string, replay?: string, world?: string): string {
   const dir = webBundle('dist-report');
   const js = readFileSync(join(dir, 'report.js'), 'utf8').replace(/<\/(script)/gi, '<\\/$1');
   const cssPath = join(dir, 'report.css');
@@ -137,6 +141,7 @@ export function reportHtml(traceGz: Uint8Array, title: string, replay?: string):
   const data = JSON.stringify({
     trace: Buffer.from(traceGz).toString('base64'),
     ...(replay === undefined ? {} : { replay }),
+    ...(world === undefined ? {} : { world }),
   }).replace(/</g, '\\u003c');
   const esc = title.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
   return (

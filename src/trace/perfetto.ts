@@ -1,8 +1,9 @@
 /**
  * Chrome trace-event JSON (opens in ui.perfetto.dev and chrome://tracing): one process per world component
  * (lanes in exception-level order), one thread per host CPU; every hop is a complete slice (`X`) on the
- * receiving component from its call to its return, so slices nest strictly per track; each host call is one flow
- * (`bind_id`/`flow_in`/`flow_out`); host stage-2 page-state changes are counters. Time is the logical `seq`
+ * receiving component from its call to its return, so slices nest strictly per track; each host call that
+ * crossed more than one boundary is one flow (`bind_id`/`flow_in`/`flow_out`); host stage-2 page-state changes
+ * are counters. Time is the logical `seq`
  * (1 µs per event).
  */
 import type { TraceEvent } from './events.ts';
@@ -109,6 +110,17 @@ export function toPerfetto(events: readonly TraceEvent[]): {
         cat: 'violation',
         args: { text: e.text },
       });
+    }
+  }
+  // A host call the hyp answered itself has one slice: a flow needs two ends, so it gets none.
+  const slicesPerCall = new Map<number, number>();
+  for (const ev of out)
+    if (ev.bind_id !== undefined) slicesPerCall.set(ev.bind_id, (slicesPerCall.get(ev.bind_id) ?? 0) + 1);
+  for (const ev of out) {
+    if (ev.bind_id !== undefined && slicesPerCall.get(ev.bind_id) === 1) {
+      delete ev.bind_id;
+      delete ev.flow_out;
+      delete ev.flow_in;
     }
   }
   for (const c of comps)

@@ -102,7 +102,11 @@ describe('ffasim run', () => {
             );
     }
     const flows = new Set(slices.filter((s) => s.bind_id !== undefined).map((s) => s.bind_id));
-    expect(flows.size).toBe(12); // one per host call of boot
+    // Boot makes 12 host calls; DIRECT_REQ2 (call 10) is rejected by the hyp alone (one slice, no flow): 11 flows.
+    expect(flows.size).toBe(11);
+    const rejected = slices.filter((s) => (s.args as { host_call?: number } | undefined)?.host_call === 10);
+    expect(rejected.length).toBe(1);
+    expect(rejected[0]!.bind_id).toBeUndefined();
   });
 
   it('--explain names a change for every proxy decision', () => {

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { createProfile } from '../../src/hyp/profiles.ts';
 import { filterHops, parseFilter } from '../../web/src/model/filter.ts';
 import { pageRows, rangesAt, secureReachable } from '../../web/src/model/pages.ts';
 import { hasLayout, mbzMask, registerFields } from '../../web/src/model/regfields.ts';
@@ -13,7 +14,7 @@ import {
   matchingHop,
 } from '../../web/src/model/trace-index.ts';
 import { defaultState, fromHash, toHash } from '../../web/src/model/view-state.ts';
-import { firstDivergence, runWhatIf } from '../../web/src/model/whatif.ts';
+import { firstDivergence, profileOfHeader, runWhatIf } from '../../web/src/model/whatif.ts';
 
 function trace(name: string): string {
   const r = runWhatIf({ scenario: name }, 'ffa-1.2');
@@ -82,10 +83,15 @@ describe('filter', () => {
   it('selects by name, lane, status, rule, page and invariant', () => {
     const share = run('name:MEM_SHARE');
     expect(share.length).toBeGreaterThan(0);
+    expect(run('status:DENIED').length).toBeGreaterThan(0);
+    expect(run('status:ERROR_DENIED')).toEqual(run('status:DENIED'));
+    expect(run('status:INVALID')).toEqual([]);
     for (const h of share) expect(callInfo(ix, ix.call[h]!)!.name).toMatch(/MEM_SHARE/);
     const fromHyp = run('from:hyp');
+    expect(fromHyp.length).toBeGreaterThan(0);
     for (const h of fromHyp) expect(ix.components[ix.from[h]!]).toBe('hyp');
     const notOk = run('status:!SUCCESS');
+    expect(notOk.length).toBeGreaterThan(0);
     for (const h of notOk) expect(callInfo(ix, ix.call[h]!)!.status).not.toBe('SUCCESS');
     expect(run('status:ERROR').length).toBeGreaterThan(0);
     expect(run('rule:mem-xfer/share').length).toBeGreaterThan(0);
@@ -94,7 +100,9 @@ describe('filter', () => {
     expect(byPage.length).toBeGreaterThan(0);
     expect(run('inv:I3').length).toBeGreaterThan(0);
     expect(run('inv:I1')).toEqual([]);
-    expect(run('name:MEM_SHARE from:host').every((h) => ix.components[ix.from[h]!] === 'host')).toBe(true);
+    const hostShares = run('name:MEM_SHARE from:host');
+    expect(hostShares.length).toBe(2);
+    expect(hostShares.every((h) => ix.components[ix.from[h]!] === 'host')).toBe(true);
   });
   it('names bad terms with their column', () => {
     expect(parseFilter('name:X bogus:1')).toEqual({
@@ -175,6 +183,16 @@ describe('what-if in the page', () => {
     );
     const page = runWhatIf({ scenario: 'share-lend-reclaim' }, 'ffa-1.2');
     expect(page.ok && page.jsonl).toBe(cli.stdout);
+  });
+
+  it('re-runs with the profile a trace names, changes added and removed included', () => {
+    const made = profileOfHeader({
+      profile: 'ffa-1.2 +deny-el3-intr-handle -version-trap',
+      changes: createProfile('ffa-1.2', { with: ['deny-el3-intr-handle'], without: ['version-trap'] })
+        .changes,
+    });
+    expect(made).toEqual({ base: 'ffa-1.2', with: ['deny-el3-intr-handle'], without: ['version-trap'] });
+    expect(profileOfHeader({ profile: 'nonsense' }).base).toBe('ffa-1.2');
   });
 
   it('explains what it cannot do', () => {

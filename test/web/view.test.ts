@@ -22,6 +22,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { viewInput } from '../../src/cli/view-cmd.ts';
 import { reportHtml, startViewServer, type ViewServer } from '../../src/cli/view-server.ts';
 import { parseReplay } from '../../src/scenario/replay.ts';
+import { indexTrace } from '../../web/src/model/trace-index.ts';
+import { firstDivergence, runWhatIf } from '../../web/src/model/whatif.ts';
 import { ensureChromium, isolatedPage, launch } from './browser.ts';
 import { bigTrace } from './synth.ts';
 
@@ -135,6 +137,14 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', { timeout: 
     // Boot on ffa-1.2 breaks I3 on host call 1 (stale hyp stack in FFA_VERSION's reply): the view opens there.
     expect(d.selection).toMatchObject({ call: 1, to: 'host', dir: 'ret' });
     expect(d.detailsText).toMatch(/I3 fail/);
+    expect(d.detailsText).toMatch(/Call FFA_VERSION \(SMC32\)/);
+    // In: FFA_VERSION asking for 1.2; out: 1.2 — and the stale stack in x1… (the break the view opened at).
+    expect(d.registers.a?.slice(0, 2)).toEqual(['0x0000000084000063', '0x0000000000010002']);
+    expect(d.registers.b?.[0]).toBe('0x0000000000010002');
+    expect(d.registers.b?.[1]).toBe('0xffff8000cafe0001');
+    expect(d.registers.changed).toContain(1);
+    expect(d.pageRows).toBeGreaterThan(0);
+    expect(await page.locator('.row').count()).toBeGreaterThan(10);
     for (const label of ['Flow', 'Details', 'Registers', 'Bytes', 'Page map'])
       expect(await page.getByRole('region', { name: label, exact: true }).count()).toBe(1);
     const grid = page.getByRole('grid');
@@ -225,6 +235,15 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', { timeout: 
     await page.keyboard.press('Enter');
     await page.keyboard.press('e');
     expect((await debug(page)).state.explain).toBe(true);
+    // Explain opens the decisions: their source lines are visible.
+    expect(
+      await page
+        .locator('[role="tree"] li[aria-expanded="true"]', { hasText: /^(forward|handle|reject) · / })
+        .count(),
+    ).toBeGreaterThan(0);
+    // i: the first invariant break (I3 on FFA_VERSION here).
+    await page.keyboard.press('i');
+    expect((await debug(page)).detailsText).toMatch(/I3 fail/);
     await page.keyboard.press('r');
     await page.keyboard.press('r');
     expect((await debug(page)).state.mode).toBe('profiles');
@@ -234,6 +253,7 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', { timeout: 
     await page.keyboard.press('Shift+Digit5');
     expect((await debug(page)).state.reg).toBe(15);
     // The details tree follows the ARIA tree pattern: roving focus, ↓ moves, ← collapses, → expands.
+    const selBeforeTree = (await debug(page)).state.sel;
     await page.locator('[role="tree"] li[tabindex="0"]').focus();
     await page.keyboard.press('ArrowDown');
     const focused = () =>
@@ -244,11 +264,18 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', { timeout: 
       1,
     );
     await page.keyboard.press('ArrowRight');
-    expect((await debug(page)).state.sel).toBe(d.state.sel); // arrows in the tree do not move the selection
+    expect((await debug(page)).state.sel).toBe(selBeforeTree); // arrows in the tree do not move the selection
     await page.locator('.grid').focus();
     await page.keyboard.press('w');
     d = await debug(page);
     expect(d.state.zoom).toBeDefined();
+    const z0 = d.state.zoom!;
+    await page.keyboard.press('d');
+    const z1 = (await debug(page)).state.zoom!;
+    expect(z1[0]).toBeGreaterThan(z0[0]);
+    expect(z1[1] - z1[0]).toBe(z0[1] - z0[0]);
+    await page.keyboard.press('a');
+    expect((await debug(page)).state.zoom).toEqual(z0);
     await page.keyboard.press('s');
     await page.keyboard.press('s');
     await page.keyboard.press('s');
@@ -286,6 +313,20 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', { timeout: 
     await context.close();
   });
 
+  it('a link with profile B re-runs B', async () => {
+    const { page, context } = await isolatedPage(browser, [boot.base]);
+    await open(page, `${boot.url}#b=linux-6.6&mode=profiles`);
+    await page.waitForFunction(
+      () =>
+        (window as unknown as { __ffasim: { debug(): { traceB?: string } } }).__ffasim.debug().traceB ===
+        'linux-6.6',
+    );
+    const d = await debug(page);
+    expect(d.registers.mode).toBe('profiles');
+    expect(d.registers.b).toBeDefined();
+    await context.close();
+  });
+
   it('what-if: profile B, the first divergence, and a register edit re-run in the page', async () => {
     const { page, context } = await isolatedPage(browser, [boot.base]);
     await open(page, boot.url);
@@ -304,6 +345,11 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', { timeout: 
     );
     d = await debug(page);
     expect(d.selection?.from).toBe('host');
+    // The same answer the model gives in Node.
+    const ra = runWhatIf({ scenario: 'boot' }, 'ffa-1.2');
+    const rb = runWhatIf({ scenario: 'boot' }, 'linux-6.6');
+    if (!ra.ok || !rb.ok) throw new Error('what-if failed');
+    expect(d.selection?.call).toBe(firstDivergence(indexTrace(ra.jsonl), indexTrace(rb.jsonl))?.call);
     // Edit x1 of host call 1 (FFA_VERSION) to request 1.0 and re-run.
     await page.evaluate(() =>
       (window as unknown as { __ffasim: { select(i: number): void } }).__ffasim.select(8),
@@ -371,11 +417,47 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', { timeout: 
               (a.ts <= b.ts && b.end <= a.end) ||
               (b.ts <= a.ts && a.end <= b.end),
           ).toBe(true);
-    expect(new Set(slices.filter((s) => s.bind_id !== undefined).map((s) => s.bind_id)).size).toBeGreaterThan(
-      0,
-    );
+    // One flow per host call, each bound in and out; page-state counters.
+    const want = await page.evaluate(() => {
+      const w = window as unknown as {
+        __ffasim: {
+          app: {
+            ix: {
+              calls: { call: number; hops: number; first: number; last: number }[];
+              seq: Float64Array;
+              call: Int32Array;
+            };
+            state: { sel: number };
+          };
+        };
+      };
+      const { ix, state } = w.__ffasim.app;
+      const sel = ix.calls.find((c) => c.call === ix.call[state.sel])!;
+      return {
+        calls: ix.calls.filter((c) => c.call > 0 && c.hops > 0).length,
+        start: ix.seq[sel.first]!,
+        end: ix.seq[sel.last]! + 1,
+      };
+    });
+    const flows = new Set(slices.filter((s) => s.bind_id !== undefined).map((s) => s.bind_id));
+    // Every host call that crossed more than one boundary is exactly one flow; one the hyp answered alone, none.
+    const perCall = new Map<number, number>();
+    for (const sl of slices as { args?: { host_call?: number } }[]) {
+      const c = sl.args?.host_call ?? 0;
+      if (c > 0) perCall.set(c, (perCall.get(c) ?? 0) + 1);
+    }
+    expect([...flows].sort((x, y) => x! - y!)).toEqual([...perCall].filter(([, n]) => n > 1).map(([c]) => c));
+    expect(perCall.size).toBe(want.calls);
+    const all = json.traceEvents as { bind_id?: number; flow_in?: boolean; flow_out?: boolean; ph: string }[];
+    for (const id of flows) {
+      expect(all.some((e) => e.bind_id === id && e.flow_out === true)).toBe(true);
+      expect(all.some((e) => e.bind_id === id && e.flow_in === true)).toBe(true);
+    }
+    expect(all.some((e) => e.ph === 'C')).toBe(true);
+    // The range is the selected host call's, in seconds of the exporter's 1 µs-per-seq clock.
     const range = got.find((r) => r.kind === 'range')!;
-    expect(range.timeEnd!).toBeGreaterThan(range.timeStart!);
+    expect(range.timeStart).toBeCloseTo(want.start / 1e6, 9);
+    expect(range.timeEnd).toBeCloseTo(want.end / 1e6, 9);
     await context.close();
   });
 
@@ -517,6 +599,8 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', { timeout: 
     const d = await debug(page);
     expect(d.bytes.tabs.some((t) => /reassembled \(\d+ fragments\)/.test(t))).toBe(true);
     await page.getByRole('tab', { name: /reassembled/ }).click();
+    expect((await debug(page)).bytes.error).toBeUndefined();
+    expect((await debug(page)).bytes.fields).toBeGreaterThan(600); // 600 constituents, each with its fields
     expect(
       await page.locator('.fields', { hasText: /mem descriptor v1\.2, \d+ bytes/ }).count(),
     ).toBeGreaterThan(0);
@@ -555,7 +639,9 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', { timeout: 
     await page.mouse.down();
     await page.mouse.move(box.x + box.width - 2, box.y + 10, { steps: 4 });
     await page.mouse.up();
-    expect(await page.locator('.changes').textContent()).toMatch(/^\d+ change\(s\) between #\d+ and #\d+/);
+    expect(await page.locator('.changes').textContent()).toMatch(
+      /^[1-9]\d* change\(s\) between #\d+ and #\d+/,
+    );
     // Overview: drag a window; flow rows and the page map's axis follow.
     const before = (await debug(page)).rowsShown;
     const ov = (await page.getByRole('img', { name: /^Overview of/ }).boundingBox())!;
@@ -624,13 +710,17 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', { timeout: 
         );
       });
     expect(await check()).toEqual([]);
-    // With each dialog open, and with the tree and the page map's change list in use.
+    // With each dialog open.
     await page.locator('.grid').focus();
     await page.keyboard.press('?');
     expect(await check()).toEqual([]);
     await page.keyboard.press('Escape');
     await page.keyboard.press('x');
     await page.getByRole('dialog', { name: 'What-if' }).waitFor();
+    expect(await check()).toEqual([]);
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('b');
+    await page.getByRole('dialog', { name: 'Profile B' }).waitFor();
     expect(await check()).toEqual([]);
     await page.keyboard.press('Escape');
     const res = await check();

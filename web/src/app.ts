@@ -23,6 +23,8 @@ export interface Sources {
   trace?: { url: string } | { bytes: ArrayBuffer } | { file: Blob };
   /** Replay file text for what-if re-runs. */
   replay?: string;
+  /** World JSON the trace ran in (`ffasim view --world`), for what-if re-runs. */
+  world?: string;
   /** Where "Open in Perfetto" goes (a local stub in tests). */
   perfettoUrl: string;
 }
@@ -316,7 +318,9 @@ export class App implements ViewContext {
       // finding), or at the first hop.
       this.wanted = undefined;
       this.state.sel = w.sel >= 0 && w.sel < ix.n ? w.sel : (this.firstInvariantHop() ?? ix.hops[0] ?? -1);
-      if (w.zoom !== undefined) this.state.zoom = w.zoom;
+      this.state.zoom = this.clampZoom(w.zoom);
+      // A link with profile B re-runs it, so the profile diff shows what the link showed.
+      if (w.profileB !== '') void this.runProfileB(w.profileB, w.mode);
     } else if (w !== undefined) {
       // Still reading: show the link's hop if it has arrived, else the first.
       this.state.sel = w.sel >= 0 && w.sel < ix.n ? w.sel : (ix.hops[0] ?? -1);
@@ -419,15 +423,20 @@ export class App implements ViewContext {
     return ix.hops[0] ?? -1;
   }
 
+  /** A zoom window cut to the trace's seq range (undefined when nothing of it is left). */
+  private clampZoom(z: [number, number] | undefined): [number, number] | undefined {
+    if (z === undefined) return undefined;
+    const [lo, hi] = seqRange(this.ix);
+    const a = Math.max(lo, z[0]);
+    const b = Math.min(hi, z[1]);
+    return b > a ? [a, b] : undefined;
+  }
+
   private applyState(s: ViewState): void {
+    if (this.ix === undefined) return; // the picker: nothing to apply yet
     // A hash edited by hand: keep what fits this trace.
     s.sel = this.hopAtOrBefore(s.sel);
-    if (s.zoom !== undefined) {
-      const [lo, hi] = seqRange(this.ix);
-      const a = Math.max(lo, s.zoom[0]);
-      const b = Math.min(hi, s.zoom[1]);
-      s.zoom = b > a ? [a, b] : undefined;
-    }
+    s.zoom = this.clampZoom(s.zoom);
     this.state = s;
     this.filterInput.value = s.filter;
     this.rebuildRows();
@@ -637,16 +646,17 @@ export class App implements ViewContext {
     return this.lazy;
   }
 
-  private whatIfSource(): { scenario?: string; replay?: string } {
+  private whatIfSource(): { scenario?: string; replay?: string; world?: string } {
     const sc = this.original?.header?.scenario ?? this.ix.header?.scenario;
     return {
       ...(typeof sc === 'string' ? { scenario: sc } : {}),
       ...(this.sources.replay === undefined ? {} : { replay: this.sources.replay }),
+      ...(this.sources.world === undefined ? {} : { world: this.sources.world }),
     };
   }
 
   /** Re-runs the scenario under profile B and keeps it for the profile diff and `n`. */
-  async runProfileB(profile: string): Promise<string | undefined> {
+  async runProfileB(profile: string, mode: ViewState['mode'] = 'profiles'): Promise<string | undefined> {
     const lz = await this.loadLazy();
     const r = lz.runWhatIf(this.whatIfSource(), profile);
     if (!r.ok) {
@@ -655,7 +665,7 @@ export class App implements ViewContext {
     }
     this.traceB = indexTrace(r.jsonl);
     this.state.profileB = profile;
-    this.state.mode = 'profiles';
+    this.state.mode = mode;
     this.render();
     this.status(`profile B = ${profile}`);
     return undefined;
@@ -705,13 +715,14 @@ export class App implements ViewContext {
     const call = this.state.sel >= 0 ? this.ix.call[this.state.sel]! : 0;
     const hop = lz.hostCallHop(this.ix, call);
     const regs = hop === undefined ? undefined : regsOf(eventAt(this.ix, hop));
+    // The trace's own profile: its base, and the changes `--with`/`--without` added or removed.
+    const made = lz.profileOfHeader(this.original?.header ?? this.ix.header);
     const profSel = h(
       'select',
       { 'aria-label': 'Profile' },
-      ...lz.PROFILE_NAMES.map((p) =>
-        h('option', { value: p, text: p, selected: p === String(this.ix.header?.profile) }),
-      ),
+      ...lz.PROFILE_NAMES.map((p) => h('option', { value: p, text: p, selected: p === made.base })),
     );
+    const tweaks = [...made.with.map((c) => `+${c}`), ...made.without.map((c) => `-${c}`)];
     const inputs: HTMLInputElement[] = [];
     const grid = h('div', { class: 'whatif-regs' });
     for (let r = 0; r < 18; r++) {
@@ -731,7 +742,19 @@ export class App implements ViewContext {
           ? 'Select a host call to edit its registers; the profile can change for any trace.'
           : `Edit host call #${call} (${callInfo(this.ix, call)?.name}) and re-run the scenario in this page.`),
     });
-    const d = this.dialog('What-if', msg, h('label', {}, 'Profile ', profSel), grid);
+    const d = this.dialog(
+      'What-if',
+      msg,
+      h('label', {}, 'Profile ', profSel),
+      ...(tweaks.length > 0
+        ? [
+            h('p', {
+              text: `The trace ran with ${tweaks.join(' ')}; kept while the profile stays ${made.base}.`,
+            }),
+          ]
+        : []),
+      grid,
+    );
     const run = h('button', { type: 'button', text: 'Re-run', disabled: why !== undefined });
     run.addEventListener('click', () => {
       const edits: { call: number; reg: number; value: bigint }[] = [];
@@ -745,7 +768,13 @@ export class App implements ViewContext {
         }
         edits.push({ call, reg: r, value: BigInt(v) });
       }
-      const res = lz.runWhatIf(src, profSel.value, edits);
+      const same = profSel.value === made.base;
+      const res = lz.runWhatIf(
+        src,
+        profSel.value,
+        edits,
+        same ? { with: made.with, without: made.without } : {},
+      );
       if (!res.ok) {
         msg.textContent = res.error;
         return;

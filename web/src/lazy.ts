@@ -8,7 +8,14 @@ import { toMermaid } from '../../src/trace/mermaid.ts';
 import { toPerfetto } from '../../src/trace/perfetto.ts';
 import { callInfo, eventAt, type TraceIndex } from './model/trace-index.ts';
 
-export { firstDivergence, hostCallHop, PROFILE_NAMES, runWhatIf, whatIfAvailable } from './model/whatif.ts';
+export {
+  firstDivergence,
+  hostCallHop,
+  PROFILE_NAMES,
+  profileOfHeader,
+  runWhatIf,
+  whatIfAvailable,
+} from './model/whatif.ts';
 
 function events(ix: TraceIndex, first = 0, last = ix.n - 1): TraceEvent[] {
   const out: TraceEvent[] = [];

@@ -7,6 +7,7 @@ interface Embedded {
   /** base64 of the gzip of the JSONL trace. */
   trace: string;
   replay?: string;
+  world?: string;
 }
 
 function b64(s: string): ArrayBuffer {
@@ -53,18 +54,26 @@ async function start(): Promise<void> {
   if (embedded !== undefined) {
     sources.trace = { bytes: b64(embedded.trace) };
     if (embedded.replay !== undefined) sources.replay = embedded.replay;
+    if (embedded.world !== undefined) sources.world = embedded.world;
   } else {
     const t = q.get('trace');
     if (t !== null) sources.trace = { url: new URL(t, location.href).href };
-    const r = q.get('replay');
-    if (r !== null) {
+    // Side files for what-if, from the view's own server only (the CSP allows nothing else anyway).
+    const side = async (param: string): Promise<string | undefined> => {
+      const u = q.get(param);
+      if (u === null) return undefined;
       try {
-        const res = await fetch(r);
-        if (res.ok) sources.replay = await res.text();
+        const url = new URL(u, location.href);
+        if (url.origin !== location.origin) return undefined;
+        const res = await fetch(url);
+        return res.ok ? await res.text() : undefined;
       } catch {
-        // What-if will say it has no replay file.
+        return undefined; // What-if will say what it lacks.
       }
-    }
+    };
+    const [replay, world] = await Promise.all([side('replay'), side('world')]);
+    if (replay !== undefined) sources.replay = replay;
+    if (world !== undefined) sources.world = world;
   }
   const root = document.getElementById('app')!;
   const app = new App(root, sources);

@@ -3,7 +3,7 @@
  *
  *   name:MEM_SHARE     hop or host call name contains it (FFA_ optional, any case)
  *   from:hyp to:spmc   hop lanes (prefix: `sp` matches every partition)
- *   status:!SUCCESS    what the host got back for the call (SUCCESS, ERROR DENIED, …)
+ *   status:!SUCCESS    what the host got back for the call (SUCCESS, ERROR DENIED, …; `status:DENIED` works)
  *   rule:mem-xfer      a proxy decision of the call has that rule (substring)
  *   page:0x88000000    the call changed the state of a range holding that address
  *   inv:I1             the call broke that invariant (`inv:` alone: any)
@@ -68,6 +68,7 @@ export function parseFilter(text: string): ParsedFilter {
 }
 
 const bare = (s: string): string => s.toUpperCase().replace(/^FFA_/, '');
+const statusKey = (s: string): string => bare(s).replace(/[\s_]+/g, ' ');
 
 /**
  * Hop events that pass the filter, in order. Terms about the host call (status, rule, page, inv) are decided once
@@ -132,7 +133,8 @@ export function filterHops(ix: TraceIndex, terms: readonly FilterTerm[]): Int32A
 function callTerm(ix: TraceIndex, info: CallInfo | undefined, t: FilterTerm, pageCursor: number): boolean {
   switch (t.key) {
     case 'status':
-      return bare(info?.status ?? '').startsWith(bare(t.value));
+      // `ERROR DENIED`: `status:ERROR`, `status:DENIED` and `status:ERROR_DENIED` all match it.
+      return statusKey(info?.status ?? '').includes(statusKey(t.value));
     case 'rule':
       return (info?.rules ?? []).some((r) => r.includes(t.value));
     case 'inv':

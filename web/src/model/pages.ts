@@ -116,7 +116,10 @@ export function pageRows(
       prev.size += size;
       continue;
     }
-    if (rows.length >= MAX_ROWS) break;
+    if (rows.length >= MAX_ROWS) {
+      info.truncated = true;
+      break;
+    }
     rows.push({ addr, size, spans, gapBefore: prev !== undefined && prev.addr + prev.size !== addr });
   }
   return rows;

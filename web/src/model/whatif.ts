@@ -10,6 +10,7 @@ import { replayScenario } from '../../../src/scenario/replay.ts';
 import { runScenario, type Scenario } from '../../../src/scenario/scenario.ts';
 import { runToJSONL } from '../../../src/scenario/trace.ts';
 import { RegisterFile } from '../../../src/smccc/regs.ts';
+import { parseWorldConfig, type WorldConfig } from '../../../src/world/config.ts';
 import { callInfo, eventAt, type TraceIndex } from './trace-index.ts';
 
 export { hostCallHop } from './trace-index.ts';
@@ -29,6 +30,34 @@ export interface WhatIfSource {
   scenario?: string;
   /** The replay file the trace was made from. */
   replay?: string;
+  /** The world the trace ran in (`ffasim view --world`), as JSON text. */
+  world?: string;
+}
+
+/**
+ * How a trace's header names its profile (`ffa-1.2 +x -y`, with the effective change list) as a base profile and
+ * the changes added or removed, so a re-run uses exactly what made the trace.
+ */
+export function profileOfHeader(header: Record<string, unknown> | undefined): {
+  base: string;
+  with: string[];
+  without: string[];
+} {
+  const name = typeof header?.profile === 'string' ? header.profile : 'ffa-1.2';
+  const base = name.split(' ')[0] ?? 'ffa-1.2';
+  const def = PROFILES.find((p) => p.name === base);
+  const changes = Array.isArray(header?.changes)
+    ? (header.changes as unknown[]).filter((c) => typeof c === 'string')
+    : undefined;
+  if (def === undefined || changes === undefined)
+    return { base: def === undefined ? 'ffa-1.2' : base, with: [], without: [] };
+  const have = new Set(createProfile(base).changes);
+  const want = new Set(changes as string[]);
+  return {
+    base,
+    with: [...want].filter((c) => !have.has(c) && CHANGE_IDS.includes(c)),
+    without: [...have].filter((c) => !want.has(c)),
+  };
 }
 
 export type WhatIfResult = { ok: true; jsonl: string; failures: string[] } | { ok: false; error: string };
@@ -67,6 +96,18 @@ export function runWhatIf(
   } catch (e) {
     return { ok: false, error: (e as Error).message };
   }
+  let config: WorldConfig | undefined;
+  if (src.world !== undefined) {
+    let json: unknown;
+    try {
+      json = JSON.parse(src.world);
+    } catch (e) {
+      return { ok: false, error: `world: ${(e as Error).message}` };
+    }
+    const c = parseWorldConfig(json);
+    if (!c.ok) return { ok: false, error: c.errors.map((e) => `${e.path}: ${e.message}`).join('; ') };
+    config = c.value;
+  }
   for (const e of edits) {
     if (!Number.isInteger(e.reg) || e.reg < 0 || e.reg > 17)
       return { ok: false, error: `x${e.reg}: no such register` };
@@ -75,6 +116,7 @@ export function runWhatIf(
   const r = runScenario(s, {
     profile: p,
     seed: o.seed ?? 1,
+    ...(config === undefined ? {} : { config }),
     prepare: (w) => {
       watchInvariants(w);
       if (edits.length === 0) return;

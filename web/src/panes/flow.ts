@@ -13,7 +13,7 @@ const LANE_W = 74;
 /** Left edge of the lanes: the seq column (50 px) and its padding (6 px). */
 const LANE_X0 = 56;
 
-function badges(ix: TraceIndex, info: CallInfo, from: number, to: number): HTMLElement[] {
+function badges(ix: TraceIndex, from: number, to: number): HTMLElement[] {
   // Flags of the events that follow hop `from` up to the next hop (decisions and page changes attach to the hop
   // they follow); for a header row, the whole call.
   let flags = 0;
@@ -39,7 +39,6 @@ function badges(ix: TraceIndex, info: CallInfo, from: number, to: number): HTMLE
   if (rule !== '') out.push(h('span', { class: `badge ${flags & F.REJECT ? 'rej' : 'rule'}`, text: rule }));
   if (pages > 0)
     out.push(h('span', { class: 'badge pages', text: `${pages} page change${pages > 1 ? 's' : ''}` }));
-  if (flags & F.ERROR && from === to) out.push(h('span', { class: 'badge err', text: 'error' }));
   for (const id of fails)
     out.push(
       h('span', {
@@ -48,7 +47,6 @@ function badges(ix: TraceIndex, info: CallInfo, from: number, to: number): HTMLE
       }),
     );
   if (flags & F.HAZARD) out.push(h('span', { class: 'badge haz', text: 'hazard' }));
-  void info;
   return out;
 }
 
@@ -224,7 +222,7 @@ export class FlowPane {
           'span',
           { class: 'name', role: 'gridcell' },
           title,
-          ...(info ? badges(ix, info, info.first, info.last) : []),
+          ...(info ? badges(ix, info.first, info.last) : []),
         ),
       );
     } else {
@@ -252,7 +250,6 @@ export class FlowPane {
       // Events attached to this hop: up to the next hop.
       let end = v;
       while (end + 1 < ix.n && ix.kind[end + 1] !== 0) end++;
-      const info = callInfo(ix, ix.call[v]!)!;
       el = h(
         'div',
         {
@@ -267,7 +264,8 @@ export class FlowPane {
           'span',
           { class: 'name', role: 'gridcell' },
           `${ret ? '← ' : ''}${ix.names[ix.nameId[v]!] ?? '?'}`,
-          ...(end > v ? badges(ix, info, v + 1, end) : ix.flags[v]! & F.ERROR ? badges(ix, info, v, v) : []),
+          ...(ix.flags[v]! & F.ERROR ? [h('span', { class: 'badge err', text: 'error' })] : []),
+          ...(end > v ? badges(ix, v + 1, end) : []),
         ),
       );
     }

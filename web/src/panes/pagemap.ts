@@ -207,8 +207,9 @@ export class PageMapPane {
     return Math.round(lo + (x / Math.max(1, this.canvas.clientWidth)) * (hi - lo));
   }
 
+  /** Row height: up to 24 px, and below 1 px when there are more rows than pixels (all rows still drawn). */
   private rowH(rows: number): number {
-    return Math.max(2, Math.min(24, (this.canvas.clientHeight || 150) / Math.max(1, rows)));
+    return Math.min(24, (this.canvas.clientHeight || 150) / Math.max(1, rows));
   }
 
   showChanges(ctx: ViewContext, a: number, b: number): void {
@@ -271,7 +272,6 @@ export class PageMapPane {
       lg.fillRect(0, 0, W, H);
       rows.forEach((r, k) => {
         const y = k * rh;
-        if (y > H) return;
         // At most one rectangle per pixel column: a range shared and reclaimed 10⁴ times still draws W rects.
         let lastPx = Number.NEGATIVE_INFINITY;
         for (let s = 0; s < r.spans.length; s++) {
@@ -284,8 +284,9 @@ export class PageMapPane {
           if (x2 <= lastPx) continue;
           lastPx = x2;
           lg.fillStyle = STATE_COLOURS[stateLabel(sp.host, sp.hyp)] ?? OTHER;
-          lg.fillRect(x1, y + 1, x2 - x1, rh - 2);
-          if (secureReachable(sp.host, sp.hyp) && x2 - x1 >= 3) {
+          const pad = rh >= 6 ? 1 : 0;
+          lg.fillRect(x1, y + pad, x2 - x1, Math.max(rh - 2 * pad, 0.5));
+          if (secureReachable(sp.host, sp.hyp) && x2 - x1 >= 3 && rh >= 6) {
             lg.strokeStyle = '#1b1f24';
             lg.lineWidth = 1.5;
             lg.strokeRect(x1 + 0.75, y + 1.75, x2 - x1 - 1.5, rh - 3.5);
@@ -351,10 +352,15 @@ export class PageMapPane {
     let by = 'state before the trace';
     if (sp.event >= 0) {
       const info = callInfo(ctx.ix, ctx.ix.call[sp.event]!);
+      // The decision that explains the change: the first one after it in the same call (the proxy decides after
+      // it moved the pages), else the last one before it.
       let rule = '';
-      if (info !== undefined)
-        for (let i = info.first; i <= info.last && rule === ''; i++)
+      if (info !== undefined) {
+        for (let i = sp.event; i <= info.last && rule === ''; i++)
           if (ctx.ix.flags[i]! & F.DECISION) rule = String(eventAt(ctx.ix, i).rule ?? '');
+        for (let i = sp.event; i >= info.first && rule === ''; i--)
+          if (ctx.ix.flags[i]! & F.DECISION) rule = String(eventAt(ctx.ix, i).rule ?? '');
+      }
       by = `since #${sp.seq}, host call #${ctx.ix.call[sp.event]} ${info?.name ?? ''}${rule ? `, rule ${rule}` : ''}`;
     }
     const rowIx = rows.indexOf(r);
