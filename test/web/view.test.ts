@@ -176,6 +176,13 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', { timeout: 
     expect(await page.locator('.hex .hot').count()).toBe(8);
     await page.locator('.hex span.b').nth(0).hover();
     expect(await page.locator('.fields div.hot').count()).toBe(1);
+    // The same from the keyboard: focus the field list, move to the second field (attributes, 2 bytes).
+    await page.mouse.move(0, 0);
+    await page.locator('.fieldlist').focus();
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toMatch(/header\.attributes/);
+    expect(await page.locator('.hex .hot').count()).toBe(2);
     // In vs out of the host's call: x0 FFA_MEM_SHARE_64 in, FFA_SUCCESS out.
     expect(d.registers.a?.[0]).toBe('0x00000000c4000073');
     expect(d.registers.b?.[0]).toBe('0x0000000084000061');

@@ -529,7 +529,8 @@ export class App implements ViewContext {
     // Enter and Space on a focused button or tab activate it; they are not view keys there.
     if ((e.key === 'Enter' || e.key === ' ') && t.closest('button, [role="tab"]') !== null) return;
     // Inside the details tree the arrows, Home/End, Enter and Space navigate the tree.
-    if (t.closest('[role="tree"]') !== null && /^(Arrow|Home$|End$|Enter$| $)/.test(e.key)) return;
+    if (t.closest('[role="tree"], .fieldlist') !== null && /^(Arrow|Home$|End$|Enter$| $)/.test(e.key))
+      return;
     const [lo, hi] = seqRange(this.ix);
     const z = this.state.zoom ?? [lo, hi];
     const span = z[1] - z[0];

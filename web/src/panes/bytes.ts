@@ -138,6 +138,28 @@ export class BytesPane {
       else if (t.dataset.o !== undefined) this.hot(this.fieldAt(Number(t.dataset.o)));
     });
     this.body.addEventListener('mouseleave', () => this.hot(-1));
+    // Keyboard: the field list is one tab stop; ↑ ↓ Home End move through the fields and outline their bytes.
+    this.body.addEventListener('focusin', (e) => {
+      const t = e.target as HTMLElement;
+      if (t.dataset.f !== undefined) this.hot(Number(t.dataset.f));
+    });
+    this.body.addEventListener('keydown', (e) => {
+      const t = e.target as HTMLElement;
+      const list = t.closest<HTMLElement>('.fieldlist');
+      if (list === null || !/^(ArrowDown|ArrowUp|Home|End)$/.test(e.key)) return;
+      const n = this.fieldEls.length;
+      if (n === 0) return;
+      const cur = t.dataset.f === undefined ? -1 : Number(t.dataset.f);
+      const next =
+        e.key === 'Home'
+          ? 0
+          : e.key === 'End'
+            ? n - 1
+            : Math.max(0, Math.min(n - 1, cur + (e.key === 'ArrowDown' ? 1 : -1)));
+      e.preventDefault();
+      e.stopPropagation();
+      this.fieldEls[next]?.focus();
+    });
   }
 
   update(ctx: ViewContext): void {
@@ -221,7 +243,7 @@ export class BytesPane {
     this.fieldEls = a.fields.map((f, k) =>
       h(
         'div',
-        { 'data-f': k, class: f.mbzViolation ? 'mbzv' : '' },
+        { 'data-f': k, class: f.mbzViolation ? 'mbzv' : '', tabindex: -1 },
         `${hex(f.offset, 3)} +${f.size} ${f.path} = ${f.value}${f.note ? `  (${f.note})` : ''}${f.mbzViolation ? '  MBZ!' : ''}`,
       ),
     );
@@ -229,6 +251,7 @@ export class BytesPane {
       'div',
       { class: a.error ? 'fields fail' : 'fields' },
       `${t.kind} descriptor v${t.version}, ${t.bytes.length} bytes · ${a.fields.length} fields` +
+        (t.bytes.length > 4096 ? ' · hex shows the first 4096 bytes' : '') +
         (a.uncovered.length
           ? ` · ${a.uncovered.reduce((n, u) => n + u.size, 0)} bytes no field covers`
           : '') +
@@ -240,7 +263,12 @@ export class BytesPane {
       hexEl,
       h(
         'div',
-        { class: 'fields', role: 'list', 'aria-label': 'Fields' },
+        {
+          class: 'fields fieldlist',
+          role: 'list',
+          tabindex: 0,
+          'aria-label': 'Fields (arrow keys move, the bytes of the focused field are outlined)',
+        },
         ...this.fieldEls.map((e) => {
           e.setAttribute('role', 'listitem');
           return e;
