@@ -202,41 +202,55 @@ export class App implements ViewContext {
         this.original = m.index;
         resolve();
       };
-      let worker: Worker | undefined;
-      try {
-        worker = new IndexWorker();
-        this.worker = worker;
-      } catch {
-        worker = undefined;
-      }
-      if (worker === undefined) {
-        void import('./worker.ts').then((w) => w.indexStream(msg, onMsg));
-        return;
-      }
-      worker.onmessage = (e: MessageEvent<WorkerOut>) => {
-        // The page may already show more than the worker's first snapshot (see paintHead).
-        if (e.data.type === 'partial' && this.ix !== undefined && this.ix.n >= e.data.index.n) return;
-        onMsg(e.data);
-        if (e.data.type !== 'partial') worker?.terminate();
+      /** Starts the indexing worker on `m` (a fallback indexes on this thread when workers fail). */
+      const spawn = (m: WorkerIn, transfer: Transferable[] = []): void => {
+        if (token !== this.loadToken) return;
+        let worker: Worker | undefined;
+        try {
+          worker = new IndexWorker();
+          this.worker = worker;
+        } catch {
+          worker = undefined;
+        }
+        const fallback = (): void => {
+          void import('./worker.ts').then((w) => w.indexStream('stream' in m ? msg : m, onMsg));
+        };
+        if (worker === undefined) {
+          fallback();
+          return;
+        }
+        worker.onmessage = (e: MessageEvent<WorkerOut>) => {
+          // The page may already show more than the worker's first snapshot (see paintHead).
+          if (e.data.type === 'partial' && this.ix !== undefined && this.ix.n >= e.data.index.n) return;
+          onMsg(e.data);
+          if (e.data.type !== 'partial') worker?.terminate();
+        };
+        worker.onerror = () => {
+          worker?.terminate();
+          fallback();
+        };
+        try {
+          worker.postMessage(m, transfer);
+        } catch {
+          // No transferable streams: the worker fetches the URL itself.
+          worker.postMessage(msg);
+        }
       };
-      worker.onerror = () => {
-        worker?.terminate();
-        void import('./worker.ts').then((w) => w.indexStream(msg, onMsg));
-      };
-      if ('url' in msg) void this.startUrl(msg.url, worker, token, onMsg);
-      else worker.postMessage(msg);
+      if ('url' in msg) void this.startUrl(msg.url, token, onMsg, spawn);
+      else spawn(msg);
     });
   }
 
   /**
-   * Opens a trace URL here, hands the body to the worker (a transferred stream) and, while the worker starts,
-   * indexes the first few hundred events of a copy (tee) to paint the first rows without waiting for it.
+   * Opens a trace URL here and tees the body: the first rows are painted from the head of one branch, then the
+   * worker starts and gets the other (a transferred stream) to index the whole file. Starting the worker after the
+   * first paint keeps its start-up off the critical path.
    */
   private async startUrl(
     url: string,
-    worker: Worker,
     token: number,
     onMsg: (m: WorkerOut) => void,
+    spawn: (m: WorkerIn, transfer?: Transferable[]) => void,
   ): Promise<void> {
     let body: ReadableStream<Uint8Array>;
     try {
@@ -248,16 +262,8 @@ export class App implements ViewContext {
       return;
     }
     const [mine, theirs] = body.tee();
-    try {
-      worker.postMessage({ stream: theirs } satisfies WorkerIn, [theirs as unknown as Transferable]);
-    } catch {
-      // No transferable streams: the worker fetches again.
-      void mine.cancel();
-      void theirs.cancel();
-      worker.postMessage({ url } satisfies WorkerIn);
-      return;
-    }
     await this.paintHead(mine, token);
+    spawn({ stream: theirs }, [theirs as unknown as Transferable]);
   }
 
   /** Indexes the head of a stream on this thread (enough for the first screen) and shows it; then lets go. */
