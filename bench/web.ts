@@ -9,6 +9,7 @@
  *   next-hop step p95    `j` with all panes updated, incl. style and layout                     ≤ 16 ms
  *   filter               typing a filter to rows rebuilt and panes updated                      ≤ 50 ms
  *   page-map redraw p95  one full canvas redraw                                                 ≤ 16 ms
+ *   scroll jump p95      the flow grid jumped anywhere, rows rendered, style and layout (ours)  ≤ 16 ms
  *   bundle               gzip of what first paint loads (JS + CSS), fonts excluded              ≤ 50 kB
  */
 import { execFileSync } from 'node:child_process';
@@ -95,6 +96,21 @@ try {
     }
     return out;
   });
+  // Scrolling: jump the flow grid to 200 random places, each through row rendering, style and layout.
+  const scrolls = await page.evaluate(() => {
+    const g = document.querySelector('.grid') as HTMLElement;
+    let x = 12345;
+    const out: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      const t = performance.now();
+      g.scrollTop = (x / 2147483648) * (g.scrollHeight - g.clientHeight);
+      g.dispatchEvent(new Event('scroll'));
+      void document.body.offsetHeight;
+      out.push(performance.now() - t);
+    }
+    return out;
+  });
   const draws = await page.evaluate(() => {
     const w = window as unknown as W;
     const out: number[] = [];
@@ -116,6 +132,7 @@ try {
   const worstFilter = Math.max(...Object.values(filters));
   row('filter (worst)', worstFilter, 'ms', 50);
   row('page-map redraw p95', p95(draws), 'ms', 16);
+  row('scroll jump p95', p95(scrolls), 'ms', 16);
   row('bundle (first paint)', initial, 'kB', 50);
   console.log(
     `\n  filters: ${Object.entries(filters)
