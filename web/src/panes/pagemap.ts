@@ -271,7 +271,9 @@ export class PageMapPane {
       lg.fillStyle = '#ffffff';
       lg.fillRect(0, 0, W, H);
       rows.forEach((r, k) => {
-        const y = k * rh;
+        // More rows than pixels: whole pixel lines, later rows over earlier ones, no blended sub-pixel colours.
+        const y = rh < 2 ? Math.floor(k * rh) : k * rh;
+        const hgt = rh < 2 ? Math.max(1, Math.floor((k + 1) * rh) - y) : rh;
         // At most one rectangle per pixel column: a range shared and reclaimed 10⁴ times still draws W rects.
         let lastPx = Number.NEGATIVE_INFINITY;
         for (let s = 0; s < r.spans.length; s++) {
@@ -284,15 +286,16 @@ export class PageMapPane {
           if (x2 <= lastPx) continue;
           lastPx = x2;
           lg.fillStyle = STATE_COLOURS[stateLabel(sp.host, sp.hyp)] ?? OTHER;
-          const pad = rh >= 6 ? 1 : 0;
-          lg.fillRect(x1, y + pad, x2 - x1, Math.max(rh - 2 * pad, 0.5));
+          const pad = hgt >= 6 ? 1 : 0;
+          lg.fillRect(Math.floor(x1), y + pad, Math.max(1, Math.round(x2 - x1)), hgt - 2 * pad);
           if (secureReachable(sp.host, sp.hyp) && x2 - x1 >= 3 && rh >= 6) {
             lg.strokeStyle = '#1b1f24';
             lg.lineWidth = 1.5;
             lg.strokeRect(x1 + 0.75, y + 1.75, x2 - x1 - 1.5, rh - 3.5);
           }
         }
-        if (r.gapBefore) {
+        // A collapsed gap: a line above the row, when rows are tall enough to show it without hiding them.
+        if (r.gapBefore && hgt >= 4) {
           lg.fillStyle = '#57606a';
           lg.fillRect(0, y, W, 1);
         }
