@@ -23,8 +23,6 @@ export class HypBuffer {
   /** Bytes of the message being parsed (≤ cap); reads at or past it are flagged. */
   valid: number;
   private readonly mem: PhysMem;
-  private readonly scratch = new Uint8Array(8);
-  private readonly view = new DataView(this.scratch.buffer);
   private readonly sink: (a: OobAccess) => void;
 
   constructor(o: { name: string; base: number; cap: number; mem: PhysMem; onOob: (a: OobAccess) => void }) {
@@ -46,20 +44,17 @@ export class HypBuffer {
 
   u16(off: number): number {
     this.check(off, 2);
-    this.mem.readInto(this.base + off, this.scratch.subarray(0, 2));
-    return this.view.getUint16(0, true);
+    return this.mem.uint(this.base + off, 2);
   }
 
   u32(off: number): number {
     this.check(off, 4);
-    this.mem.readInto(this.base + off, this.scratch.subarray(0, 4));
-    return this.view.getUint32(0, true);
+    return this.mem.uint(this.base + off, 4);
   }
 
   u64(off: number): bigint {
     this.check(off, 8);
-    this.mem.readInto(this.base + off, this.scratch);
-    return this.view.getBigUint64(0, true);
+    return this.mem.u64(this.base + off);
   }
 
   /** Copies `len` bytes from physical `src` into this buffer at `off` (a memcpy at EL2). */

@@ -52,6 +52,39 @@ export class PhysMem {
   }
 
   /**
+   * The little-endian unsigned integer of `size` (1–4) bytes at `addr`, read in place: the EL2 field reads of the
+   * proxy go through here, so no view or copy is made per read.
+   * @throws RangeError for an address range outside [0, MAX_PA).
+   */
+  uint(addr: PhysAddr, size: 1 | 2 | 4): number {
+    checkRange(addr, size);
+    const off = addr & FRAME_MASK;
+    if (off <= FRAME_SIZE - size) {
+      const f = this.frames.get(Math.floor(addr / FRAME_SIZE));
+      if (f === undefined) return 0;
+      let v = 0;
+      for (let i = size - 1; i >= 0; i--) v = v * 256 + f[off + i]!;
+      return v;
+    }
+    // Straddles two frames.
+    let v = 0;
+    for (let i = size - 1; i >= 0; i--) {
+      const a = addr + i;
+      v = v * 256 + (this.frames.get(Math.floor(a / FRAME_SIZE))?.[a & FRAME_MASK] ?? 0);
+    }
+    return v;
+  }
+
+  /**
+   * The little-endian u64 at `addr`, read in place.
+   * @throws RangeError for an address range outside [0, MAX_PA).
+   */
+  u64(addr: PhysAddr): bigint {
+    checkRange(addr, 8);
+    return (BigInt(this.uint(addr + 4, 4)) << 32n) | BigInt(this.uint(addr, 4));
+  }
+
+  /**
    * Writes `bytes` at `addr`.
    * @throws RangeError for an address range outside [0, MAX_PA).
    */

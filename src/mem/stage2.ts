@@ -74,6 +74,8 @@ export class Stage2 {
   readonly pageSize: number;
   readonly pageShift: number;
   readonly ipaBits: number;
+  /** Page frames the host IPA space holds (2^(ipaBits − pageShift)), for `pfnRangeIsValid`. */
+  private readonly pfnLimit: number;
   readonly regions: readonly MemRegion[];
   private readonly map: IntervalMap<Code>;
   private readonly pins = new Map<number, number>();
@@ -85,6 +87,7 @@ export class Stage2 {
     this.pageSize = o.pageSize;
     this.pageShift = Math.log2(o.pageSize);
     this.ipaBits = o.ipaBits ?? 40;
+    this.pfnLimit = 2 ** (this.ipaBits - this.pageShift);
     this.regions = [...o.regions].sort((a, b) => a.base - b.base);
     this.trace = o.trace;
     // Non-memory addresses: the host maps devices itself; no pKVM memory transition accepts them.
@@ -186,7 +189,7 @@ export class Stage2 {
    * overflow-safe: pfn < limit && limit − pfn ≥ n.
    */
   pfnRangeIsValid(pfn: number, n: number): boolean {
-    const limit = 2 ** (this.ipaBits - this.pageShift);
+    const limit = this.pfnLimit;
     return pfn < limit && limit - pfn >= n;
   }
 
