@@ -52,7 +52,7 @@ describe('IntervalMap', () => {
           for (let i = 1; i < runs.length; i++) expect(runs[i]![2]).not.toBe(runs[i - 1]![2]);
         },
       ),
-      { numRuns: 300, seed: 42 },
+      { numRuns: 2000, seed: 42 },
     );
   });
 });
