@@ -81,7 +81,10 @@ export class PhysMem {
    */
   u64(addr: PhysAddr): bigint {
     checkRange(addr, 8);
-    return (BigInt(this.uint(addr + 4, 4)) << 32n) | BigInt(this.uint(addr, 4));
+    const hi = this.uint(addr + 4, 4);
+    const lo = this.uint(addr, 4);
+    // Below 2^53 the value is exact as a Number: one BigInt instead of three.
+    return hi < 0x20_0000 ? BigInt(hi * 0x1_0000_0000 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
   }
 
   /**
