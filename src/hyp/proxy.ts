@@ -108,6 +108,9 @@ export class FfaProxy {
   readonly counters: ProxyCounters = { oob: [], warns: [], leaks: [], hangs: [] };
 
   private readonly hypTx: HypBuffer;
+  /** Scratch for the hyp retrieve request of MEM_RECLAIM (48 bytes at most) and its view. */
+  private readonly reclaimReq = new Uint8Array(64);
+  private readonly reclaimView = new DataView(this.reclaimReq.buffer);
   private readonly hypRx: HypBuffer;
   private readonly descBuf: HypBuffer;
   /** The EL2 stack slot of `kvm_host_ffa_handler`'s `res` (stale between calls unless `zeroed-result`). */
@@ -1046,10 +1049,12 @@ export class FfaProxy {
     };
     // Hypervisor retrieve request in the hyp TX: a zeroed struct ffa_mem_region, sender 0, the handle, ep_count 0.
     const sz = this.memRegionStructSize();
-    const req = new Uint8Array(sz);
-    const dv = new DataView(req.buffer);
-    dv.setUint32(8, lo, true);
-    dv.setUint32(12, hi, true);
+    // The hyp retrieve request: all zero but the handle (ffa_mem_region with no EMADs). Built in a reused buffer:
+    // a DataView over a fresh small array costs V8 an off-heap copy on every call.
+    const req = this.reclaimReq.subarray(0, sz);
+    req.fill(0);
+    this.reclaimView.setUint32(8, lo, true);
+    this.reclaimView.setUint32(12, hi, true);
     this.hypTx.write(0, req);
     this.emitBuffer('hyp', 'hyp-tx', this.pages.tx, req.length);
     let res = this.hypSmc([FFA.MEM_RETRIEVE_REQ64, sz, sz]);

@@ -816,16 +816,17 @@ export class SPMC {
     if (this.rxtx === undefined) return this.err('DENIED');
     if (total > this.rxtx.pages * PAGE) return this.err('INVALID_PARAMETERS');
     const version = descVersionOf(this.ns ?? this.version);
-    const req = this.mem.read(this.rxtx.tx, total);
-    if (total < headerSize(version)) return this.err('INVALID_PARAMETERS');
-    const dv = new DataView(req.buffer);
-    const count = dv.getUint32(28, true);
-    const handle = dv.getBigUint64(8, true);
+    const H = headerSize(version);
+    if (total < H) return this.err('INVALID_PARAMETERS');
+    // Read in place from the NS TX page (no copy, no view per call).
+    const tx = this.rxtx.tx;
+    const count = this.mem.uint(tx + 28, 4);
+    const handle = this.mem.u64(tx + 8);
     // Only the hypervisor retrieve request (EMAD count 0, all but the handle 0) is valid from the NS endpoint:
     // no NS endpoint is a borrower here (§9.1; §9.5 #19).
     if (count !== 0) return this.err('INVALID_PARAMETERS');
-    for (let i = 0; i < headerSize(version); i++)
-      if ((i < 8 || i >= 16) && req[i] !== 0) return this.err('INVALID_PARAMETERS');
+    for (let i = 0; i < H; i += 4)
+      if ((i < 8 || i >= 16) && this.mem.uint(tx + i, 4) !== 0) return this.err('INVALID_PARAMETERS');
     const t = this.txs.get(hkey(handle));
     if (t === undefined || !t.complete || t.parsed === undefined) return this.err('INVALID_PARAMETERS');
     if (this.rxFull) return this.err('BUSY');
