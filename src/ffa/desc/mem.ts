@@ -536,9 +536,12 @@ export function buildMemTransactionInto(tx: MemTransaction, into: Uint8Array): U
       throw new RangeError('composite overlaps the EMAD array');
     writeField(v, off, fieldOf(COMPOSITE, 'total_pg_cnt'), tx.composite.totalPageCount);
     writeField(v, off, fieldOf(COMPOSITE, 'addr_range_cnt'), tx.composite.constituents.length);
+    // Field specs looked up once, not per constituent (a fragmented share writes thousands).
+    const fAddress = fieldOf(CONSTITUENT, 'address');
+    const fPages = fieldOf(CONSTITUENT, 'pg_cnt');
     tx.composite.constituents.forEach((k, i) => {
-      writeField(v, off + 16 + 16 * i, fieldOf(CONSTITUENT, 'address'), k.address);
-      writeField(v, off + 16 + 16 * i, fieldOf(CONSTITUENT, 'pg_cnt'), k.pageCount);
+      writeField(v, off + 16 + 16 * i, fAddress, k.address);
+      writeField(v, off + 16 + 16 * i, fPages, k.pageCount);
     });
   }
   return out;
