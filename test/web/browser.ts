@@ -17,6 +17,10 @@ export function chromiumPath(): string | undefined {
  * says why not. Under CI=true a missing browser is an error, never a skip.
  */
 export function ensureChromium(): { path?: string; why?: string } {
+  // A browser elsewhere (another distribution's Chromium, a local build): FFASIM_CHROMIUM names it.
+  const env = process.env.FFASIM_CHROMIUM;
+  if (env !== undefined && env !== '')
+    return existsSync(env) ? { path: env } : { why: `FFASIM_CHROMIUM=${env} does not exist` };
   let p = chromiumPath();
   if (p !== undefined) return { path: p };
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
