@@ -692,6 +692,43 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', { timeout: 
     await context.close();
   });
 
+  it('pixels: a second state per pane (boot, a collapsed call, proxy diff, a hovered field, a zoomed map)', async () => {
+    const { page, context } = await isolatedPage(browser, [boot.base]);
+    await open(page, boot.url);
+    await page.evaluate(
+      () => (window as unknown as { __ffasim: { fontReady: Promise<void> } }).__ffasim.fontReady,
+    );
+    await page.evaluate(() =>
+      (window as unknown as { __ffasim: { filter(f: string): number } }).__ffasim.filter(
+        'name:MEM_ from:host',
+      ),
+    );
+    await page.locator('.grid').focus();
+    await page.keyboard.press('Enter'); // collapse the selected call
+    await page.keyboard.press('r'); // proxy diff
+    await page.keyboard.press('w'); // zoom in time
+    await page.locator('.fields div', { hasText: 'constituent[0].address' }).hover();
+    const worst: Record<string, number> = {};
+    for (const [name, label] of [
+      ['flow-boot', 'Flow'],
+      ['registers-boot', 'Registers'],
+      ['bytes-boot', 'Bytes'],
+      ['pagemap-boot', 'Page map'],
+    ] as const) {
+      const shot = await page
+        .getByRole('region', { name: label, exact: true })
+        .screenshot({ animations: 'disabled', caret: 'hide' });
+      worst[name] = compareGolden(name, shot);
+    }
+    const ov = await page
+      .getByRole('region', { name: /^Overview/ })
+      .screenshot({ animations: 'disabled', caret: 'hide' });
+    worst['overview-boot'] = compareGolden('overview-boot', ov);
+    for (const [name, ratio] of Object.entries(worst))
+      expect(ratio, `${name} differs from its golden`).toBeLessThan(0.005);
+    await context.close();
+  });
+
   it('accessibility: axe-core finds no WCAG A/AA violation', async () => {
     const { page, context } = await isolatedPage(browser, [slr.base]);
     await open(page, `${slr.url}#sel=47`);
