@@ -15,6 +15,7 @@ import { buildMemTransaction, decoyEmadShare, memTransaction } from '../ffa/desc
 import type { DescVersion } from '../ffa/desc/types.ts';
 import { FFA } from '../ffa/ids.ts';
 import { PROFILES, type Profile } from '../hyp/profiles.ts';
+import { smcLine } from '../scenario/replay.ts';
 import { RegisterFile } from '../smccc/regs.ts';
 import { defaultWorldConfig, type WorldConfig } from '../world/config.ts';
 import { createWorld, type World } from '../world/world.ts';
@@ -212,7 +213,7 @@ export class FuzzRun {
   /** One host SMC with the invariant check; returns the host registers or a violation. */
   smc(values: readonly (number | bigint)[]): { out: RegisterFile; v?: Violation } {
     const regs = RegisterFile.of(values);
-    if (this.record) this.replay.push({ smc: regs.toHex().slice(0, Math.max(1, regs.lastNonZero() + 1)) });
+    if (this.record) this.replay.push(smcLine(regs));
     const before = { changes: this.world.stage2.changes, fingerprint: this.world.stage2.fingerprint() };
     this.smcs++;
     const out = this.world.smc(regs);

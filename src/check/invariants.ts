@@ -13,6 +13,7 @@
  *   earlier fragments after a failed FRAG_TX.
  */
 import { FFA } from '../ffa/ids.ts';
+import { type RunOptions, type RunResult, runScenario, type Scenario } from '../scenario/scenario.ts';
 import type { RegisterFile } from '../smccc/regs.ts';
 import type { World } from '../world/world.ts';
 
@@ -197,4 +198,19 @@ export function watchInvariants(w: World): Violation[] {
     },
   });
   return seen;
+}
+
+/**
+ * Runs a scenario with the isolation invariants checked after every host call, as `ffasim run`, `ffasim view`
+ * and the web view's what-if all do: their failures become `check` events in the trace. `o.prepare` runs after
+ * the checks are attached.
+ */
+export function runWithInvariants(s: Scenario, o: RunOptions = {}): RunResult {
+  return runScenario(s, {
+    ...o,
+    prepare: (w) => {
+      watchInvariants(w);
+      o.prepare?.(w);
+    },
+  });
 }

@@ -2,14 +2,15 @@
 
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { watchInvariants } from '../check/invariants.ts';
+import { runWithInvariants } from '../check/invariants.ts';
 import { BUILTIN_SCENARIOS, builtinScenario } from '../scenario/builtin/index.ts';
 import { replayScenario } from '../scenario/replay.ts';
-import { type RunResult, runScenario, type Scenario } from '../scenario/scenario.ts';
+import type { RunResult, Scenario } from '../scenario/scenario.ts';
 import { runToJSONL } from '../scenario/trace.ts';
 import { toMermaid } from '../trace/mermaid.ts';
 import { toPerfetto } from '../trace/perfetto.ts';
 import { toText } from '../trace/text.ts';
+import type { WorldConfig } from '../world/config.ts';
 import { loadWorld, profileFrom, readInput, UsageError, writeOutput } from './main.ts';
 
 interface RunOpts {
@@ -51,32 +52,35 @@ export async function resolveScenario(name: string): Promise<Scenario> {
   throw new UsageError(`unknown scenario '${name}' (see 'ffasim run --list')`);
 }
 
+/**
+ * Runs a scenario as the command line asks, with the invariant checks: the scenario's own era profile unless
+ * --profile/--with/--without say otherwise. Shared by `run` and `view`.
+ */
+export function runChosen(
+  s: Scenario,
+  o: { profile?: string; with?: string[]; without?: string[]; seed: string },
+  config: WorldConfig | undefined,
+): RunResult {
+  const seed = Number(o.seed);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new UsageError(`--seed must be a non-negative integer, got '${o.seed}'`);
+  const explicit = o.profile !== 'ffa-1.2' || (o.with?.length ?? 0) > 0 || (o.without?.length ?? 0) > 0;
+  const profile =
+    explicit || s.profile === undefined ? profileFrom(o) : profileFrom({ ...o, profile: s.profile });
+  return runWithInvariants(s, { profile, seed, ...(config ? { config: structuredClone(config) } : {}) });
+}
+
 export async function runRunCommand(names: string[], o: RunOpts): Promise<number> {
   if (o.list) {
     const w = BUILTIN_SCENARIOS.reduce((m, s) => Math.max(m, s.name.length), 0);
     writeOutput(BUILTIN_SCENARIOS.map((s) => `${s.name.padEnd(w)}  ${s.description}\n`).join(''), undefined);
     return 0;
   }
-  const seed = Number(o.seed);
-  if (!Number.isSafeInteger(seed) || seed < 0)
-    throw new UsageError(`--seed must be a non-negative integer, got '${o.seed}'`);
   const config = loadWorld(o.world);
-  const explicitProfile =
-    o.profile !== 'ffa-1.2' || (o.with?.length ?? 0) > 0 || (o.without?.length ?? 0) > 0;
   let out = '';
   let failed = false;
   for (const name of names) {
-    const s = await resolveScenario(name);
-    const profile =
-      explicitProfile || s.profile === undefined ? profileFrom(o) : profileFrom({ ...o, profile: s.profile });
-    const r = runScenario(s, {
-      profile,
-      ...(config ? { config: structuredClone(config) } : {}),
-      seed,
-      prepare: (w) => {
-        watchInvariants(w);
-      },
-    });
+    const r = runChosen(await resolveScenario(name), o, config);
     if (r.failures.length > 0) failed = true;
     out += render(r, o);
   }

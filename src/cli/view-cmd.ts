@@ -5,11 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { watchInvariants } from '../check/invariants.ts';
-import { runScenario } from '../scenario/scenario.ts';
 import { runToJSONL } from '../scenario/trace.ts';
-import { loadWorld, profileFrom, readInput, UsageError, writeOutput } from './main.ts';
-import { resolveScenario } from './run-cmd.ts';
+import { loadWorld, readInput, UsageError, writeOutput } from './main.ts';
+import { resolveScenario, runChosen } from './run-cmd.ts';
 import { reportHtml, startViewServer } from './view-server.ts';
 
 interface ViewOpts {
@@ -53,22 +51,7 @@ export async function viewInput(
 }
 
 function run(s: Awaited<ReturnType<typeof resolveScenario>>, o: ViewOpts): Uint8Array {
-  const seed = Number(o.seed);
-  if (!Number.isSafeInteger(seed) || seed < 0)
-    throw new UsageError(`--seed must be a non-negative integer, got '${o.seed}'`);
-  const explicit = o.profile !== 'ffa-1.2' || (o.with?.length ?? 0) > 0 || (o.without?.length ?? 0) > 0;
-  const profile =
-    explicit || s.profile === undefined ? profileFrom(o) : profileFrom({ ...o, profile: s.profile });
-  const config = loadWorld(o.world);
-  const r = runScenario(s, {
-    profile,
-    seed,
-    ...(config ? { config } : {}),
-    prepare: (w) => {
-      watchInvariants(w);
-    },
-  });
-  return new TextEncoder().encode(runToJSONL(r));
+  return new TextEncoder().encode(runToJSONL(runChosen(s, o, loadWorld(o.world))));
 }
 
 export async function runViewCommand(input: string | undefined, o: ViewOpts): Promise<number> {

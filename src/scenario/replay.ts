@@ -30,6 +30,12 @@ export interface ReplayFile {
   actions: ReplayAction[];
 }
 
+/** A host SMC as a replay line's object (`{"smc": [...]}`; trailing zero registers left out, as the format allows). */
+export function smcLine(regs: RegisterFile, cpu = 0): { smc: string[]; cpu?: number } {
+  const smc = regs.toHex().slice(0, Math.max(1, regs.lastNonZero() + 1));
+  return cpu === 0 ? { smc } : { smc, cpu };
+}
+
 /** Largest read or write one replay action may do (keeps a hostile file from exhausting memory). */
 const MAX_IO = 1 << 24;
 

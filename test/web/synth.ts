@@ -2,8 +2,8 @@
  * A large, real trace for the virtualisation test and `npm run bench:web`: the model itself runs direct requests
  * to partition 0x8001 with a one-page share and reclaim every 40 calls, until the trace holds `hops` hops.
  */
-import { watchInvariants } from '../../src/check/invariants.ts';
-import { runScenario, type Scenario } from '../../src/scenario/scenario.ts';
+import { runWithInvariants } from '../../src/check/invariants.ts';
+import type { Scenario } from '../../src/scenario/scenario.ts';
 import { runToJSONL } from '../../src/scenario/trace.ts';
 
 export function bigScenario(hops: number): Scenario {
@@ -34,10 +34,5 @@ export function bigScenario(hops: number): Scenario {
 
 /** JSONL of a trace with at least `hops` hops. */
 export function bigTrace(hops: number): string {
-  const r = runScenario(bigScenario(hops), {
-    prepare: (w) => {
-      watchInvariants(w);
-    },
-  });
-  return runToJSONL(r);
+  return runToJSONL(runWithInvariants(bigScenario(hops)));
 }

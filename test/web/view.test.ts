@@ -100,6 +100,19 @@ function compareGolden(name: string, shot: Buffer): number {
   return bad / (want.width * want.height);
 }
 
+/** Screenshots each region (by accessible name) and compares it with its golden: under 0.5 % of pixels may differ. */
+async function expectGoldens(page: Page, regions: [string, string | RegExp][]): Promise<void> {
+  const worst: Record<string, number> = {};
+  for (const [name, label] of regions) {
+    const shot = await page
+      .getByRole('region', { name: label, exact: typeof label === 'string' })
+      .screenshot({ animations: 'disabled', caret: 'hide' });
+    worst[name] = compareGolden(name, shot);
+  }
+  for (const [name, ratio] of Object.entries(worst))
+    expect(ratio, `${name} differs from its golden`).toBeLessThan(0.005);
+}
+
 describe.skipIf(found.path === undefined)('ffasim view in Chromium', { timeout: 60_000 }, () => {
   let browser: Browser;
   let boot: ViewServer;
@@ -674,21 +687,13 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', { timeout: 
       () => (window as unknown as { __ffasim: { fontReady: Promise<void> } }).__ffasim.fontReady,
     );
     await page.mouse.move(0, 0);
-    const worst: Record<string, number> = {};
-    for (const [name, label] of [
+    await expectGoldens(page, [
       ['flow', 'Flow'],
       ['details', 'Details'],
       ['registers', 'Registers'],
       ['bytes', 'Bytes'],
       ['pagemap', 'Page map'],
-    ] as const) {
-      const shot = await page
-        .getByRole('region', { name: label, exact: true })
-        .screenshot({ animations: 'disabled', caret: 'hide' });
-      worst[name] = compareGolden(name, shot);
-    }
-    for (const [name, ratio] of Object.entries(worst))
-      expect(ratio, `${name} differs from its golden`).toBeLessThan(0.005);
+    ]);
     await context.close();
   });
 
@@ -708,24 +713,13 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', { timeout: 
     await page.keyboard.press('r'); // proxy diff
     await page.keyboard.press('w'); // zoom in time
     await page.locator('.fields div', { hasText: 'constituent[0].address' }).hover();
-    const worst: Record<string, number> = {};
-    for (const [name, label] of [
+    await expectGoldens(page, [
       ['flow-boot', 'Flow'],
       ['registers-boot', 'Registers'],
       ['bytes-boot', 'Bytes'],
       ['pagemap-boot', 'Page map'],
-    ] as const) {
-      const shot = await page
-        .getByRole('region', { name: label, exact: true })
-        .screenshot({ animations: 'disabled', caret: 'hide' });
-      worst[name] = compareGolden(name, shot);
-    }
-    const ov = await page
-      .getByRole('region', { name: /^Overview/ })
-      .screenshot({ animations: 'disabled', caret: 'hide' });
-    worst['overview-boot'] = compareGolden('overview-boot', ov);
-    for (const [name, ratio] of Object.entries(worst))
-      expect(ratio, `${name} differs from its golden`).toBeLessThan(0.005);
+      ['overview-boot', /^Overview/],
+    ]);
     await context.close();
   });
 

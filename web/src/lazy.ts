@@ -3,9 +3,11 @@
  * exporters (Perfetto via src/trace/perfetto.ts, the same exporter as `ffasim run --format perfetto`; Mermaid;
  * replay lines; crash-log register dumps).
  */
+import { smcLine } from '../../src/scenario/replay.ts';
 import type { TraceEvent } from '../../src/trace/events.ts';
 import { toMermaid } from '../../src/trace/mermaid.ts';
 import { toPerfetto } from '../../src/trace/perfetto.ts';
+import { regsFromHex } from '../../src/trace/text.ts';
 import { callInfo, eventAt, type TraceIndex } from './model/trace-index.ts';
 
 export {
@@ -38,12 +40,9 @@ export function mermaidOf(ix: TraceIndex, calls: readonly number[]): string {
   return toMermaid(evs);
 }
 
-/** A replay line (docs/replay.md) for a host call: trailing zero registers omitted. */
+/** A replay line (docs/replay.md) for a host call, as the fuzzer writes them. */
 export function replayLine(regs: readonly string[], cpu: number): string {
-  let n = regs.length;
-  while (n > 1 && BigInt(regs[n - 1]!) === 0n) n--;
-  const vals = regs.slice(0, n).map((r) => `0x${BigInt(r).toString(16)}`);
-  return JSON.stringify(cpu === 0 ? { smc: vals } : { smc: vals, cpu });
+  return JSON.stringify(smcLine(regsFromHex(regs), cpu));
 }
 
 /** Registers as an arm64 crash log prints them (`x17: … x16: …`, pairs from the top). */

@@ -127,6 +127,18 @@ function growU32(a: Uint32Array, need: number): Uint32Array {
   return b;
 }
 
+/** The id of `s` in a string table (added on first sight); `max` once the column type is full. */
+function intern(ids: Map<string, number>, list: string[], s: string, max: number): number {
+  let i = ids.get(s);
+  if (i === undefined) {
+    i = list.length;
+    if (i >= max) return max;
+    ids.set(s, i);
+    list.push(s);
+  }
+  return i;
+}
+
 /** Columns that grow as lines arrive. */
 class Columns {
   cap = 1024;
@@ -271,7 +283,7 @@ export class IndexBuilder {
   private readonly pages: PageChange[] = [];
   private readonly errors: IndexError[] = [];
   private lastSeq = -Infinity;
-  /** Open call hops per `from>to`, to pair returns with calls for the host call's status. */
+  /** Set by finish(): no more input. */
   private done = false;
 
   constructor() {
@@ -279,25 +291,11 @@ export class IndexBuilder {
   }
 
   private lane(c: string): number {
-    let i = this.comps.get(c);
-    if (i === undefined) {
-      i = this.compList.length;
-      if (i >= 255) return 255;
-      this.comps.set(c, i);
-      this.compList.push(c);
-    }
-    return i;
+    return intern(this.comps, this.compList, c, 255);
   }
 
   private nameOf(s: string): number {
-    let i = this.nameMap.get(s);
-    if (i === undefined) {
-      i = this.names.length;
-      if (i >= 65535) return 65535;
-      this.nameMap.set(s, i);
-      this.names.push(s);
-    }
-    return i;
+    return intern(this.nameMap, this.names, s, 65535);
   }
 
   private error(line: number, message: string): void {
@@ -671,12 +669,33 @@ export function matchingHop(ix: TraceIndex, i: number): number | undefined {
   return undefined;
 }
 
-/** The host → hyp hop of host call `call`. */
-export function hostCallHop(ix: TraceIndex, call: number): number | undefined {
+/**
+ * The first (or, with `last`, the last) hop of host call `call` from lane `from` to lane `to` in direction `dir`
+ * (0 call, 1 return).
+ */
+export function findHop(
+  ix: TraceIndex,
+  call: number,
+  from: string,
+  to: string,
+  dir: 0 | 1,
+  last = false,
+): number | undefined {
   const info = callInfo(ix, call);
   if (info === undefined) return undefined;
-  const host = ix.components.indexOf('host');
-  for (let i = info.first; i <= info.last; i++)
-    if (ix.kind[i] === K_HOP && ix.dir[i] === 0 && ix.from[i] === host) return i;
-  return undefined;
+  const f = ix.components.indexOf(from);
+  const t = ix.components.indexOf(to);
+  let found: number | undefined;
+  for (let i = info.first; i <= info.last; i++) {
+    if (ix.kind[i] === K_HOP && ix.from[i] === f && ix.to[i] === t && ix.dir[i] === dir) {
+      found = i;
+      if (!last) break;
+    }
+  }
+  return found;
+}
+
+/** The host → hyp hop of host call `call`. */
+export function hostCallHop(ix: TraceIndex, call: number): number | undefined {
+  return findHop(ix, call, 'host', 'hyp', 0);
 }

@@ -3,11 +3,11 @@
  * on the project's own model — nothing below src/cli imports Node — with another profile or with edited
  * registers on chosen host calls, and compare two runs to find where they first diverge.
  */
-import { watchInvariants } from '../../../src/check/invariants.ts';
+import { runWithInvariants } from '../../../src/check/invariants.ts';
 import { CHANGES, createProfile, PROFILES } from '../../../src/hyp/profiles.ts';
 import { builtinScenario } from '../../../src/scenario/builtin/index.ts';
 import { replayScenario } from '../../../src/scenario/replay.ts';
-import { runScenario, type Scenario } from '../../../src/scenario/scenario.ts';
+import type { Scenario } from '../../../src/scenario/scenario.ts';
 import { runToJSONL } from '../../../src/scenario/trace.ts';
 import { RegisterFile } from '../../../src/smccc/regs.ts';
 import { parseWorldConfig, type WorldConfig } from '../../../src/world/config.ts';
@@ -113,12 +113,11 @@ export function runWhatIf(
       return { ok: false, error: `x${e.reg}: no such register` };
     if (e.value < 0n || e.value >= 1n << 64n) return { ok: false, error: `x${e.reg}: value is not a u64` };
   }
-  const r = runScenario(s, {
+  const r = runWithInvariants(s, {
     profile: p,
     seed: o.seed ?? 1,
     ...(config === undefined ? {} : { config }),
     prepare: (w) => {
-      watchInvariants(w);
       if (edits.length === 0) return;
       const orig = w.smc.bind(w);
       w.smc = (regs, cpu = 0) => {

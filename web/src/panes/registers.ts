@@ -9,34 +9,12 @@
  */
 import { h, type ViewContext } from '../ctx.ts';
 import { hasLayout, mbzMask, registerFields } from '../model/regfields.ts';
-import { callInfo, eventAt, hostCallHop, matchingHop, type TraceIndex } from '../model/trace-index.ts';
+import { eventAt, findHop, hostCallHop, matchingHop, type TraceIndex } from '../model/trace-index.ts';
 import { regsOf } from './details.ts';
 
 interface Side {
   title: string;
   regs: string[] | undefined;
-}
-
-function hopWhere(
-  ix: TraceIndex,
-  call: number,
-  from: string,
-  to: string,
-  dir: 0 | 1,
-  last: boolean,
-): number | undefined {
-  const info = callInfo(ix, call);
-  if (info === undefined) return undefined;
-  const f = ix.components.indexOf(from);
-  const t = ix.components.indexOf(to);
-  let found: number | undefined;
-  for (let i = info.first; i <= info.last; i++) {
-    if (ix.kind[i] === 0 && ix.from[i] === f && ix.to[i] === t && ix.dir[i] === dir) {
-      found = i;
-      if (!last) break;
-    }
-  }
-  return found;
 }
 
 const regsAt = (ix: TraceIndex, i: number | undefined): string[] | undefined =>
@@ -61,8 +39,8 @@ export function registerSides(ctx: ViewContext): { a: Side; b: Side; note: strin
     }
     case 'proxy': {
       if (!isRet) {
-        const a = regsAt(ix, hopWhere(ix, call, 'host', 'hyp', 0, false));
-        const fwd = hopWhere(ix, call, 'hyp', 'spmd', 0, false);
+        const a = regsAt(ix, findHop(ix, call, 'host', 'hyp', 0, false));
+        const fwd = findHop(ix, call, 'hyp', 'spmd', 0, false);
         return {
           a: { title: 'host→hyp', regs: a },
           b: { title: 'hyp→SPMD', regs: regsAt(ix, fwd) },
@@ -72,10 +50,10 @@ export function registerSides(ctx: ViewContext): { a: Side; b: Side; note: strin
               : 'what the proxy sent on',
         };
       }
-      const back = hopWhere(ix, call, 'spmd', 'hyp', 1, true);
+      const back = findHop(ix, call, 'spmd', 'hyp', 1, true);
       return {
         a: { title: 'SPMD→hyp', regs: regsAt(ix, back) },
-        b: { title: 'hyp→host', regs: regsAt(ix, hopWhere(ix, call, 'hyp', 'host', 1, true)) },
+        b: { title: 'hyp→host', regs: regsAt(ix, findHop(ix, call, 'hyp', 'host', 1, true)) },
         note:
           back === undefined
             ? 'the SPMC was not asked: the host got the proxy’s own answer'
@@ -84,7 +62,7 @@ export function registerSides(ctx: ViewContext): { a: Side; b: Side; note: strin
     }
     case 'profiles': {
       const tb = ctx.traceB;
-      const a = regsAt(ix, hopWhere(ix, call, 'hyp', 'host', 1, true));
+      const a = regsAt(ix, findHop(ix, call, 'hyp', 'host', 1, true));
       if (tb === undefined)
         return {
           a: { title: `A ${String(ix.header?.profile ?? '')}`, regs: a },
@@ -92,7 +70,7 @@ export function registerSides(ctx: ViewContext): { a: Side; b: Side; note: strin
           note: 'press b to choose profile B',
         };
       const hb = hostCallHop(tb, call);
-      const b = hb === undefined ? undefined : regsAt(tb, hopWhere(tb, call, 'hyp', 'host', 1, true));
+      const b = hb === undefined ? undefined : regsAt(tb, findHop(tb, call, 'hyp', 'host', 1, true));
       return {
         a: { title: `A ${String(ix.header?.profile ?? '')}`, regs: a },
         b: { title: `B ${String(tb.header?.profile ?? '')}`, regs: b },
