@@ -1,7 +1,7 @@
 /** `ffasim check [--profile P|all] [--with/--without] [--rule PREFIX] [--json]`: conformance rules, pass/fail. */
 import { type RuleResult, runCheck } from '../check/conformance.ts';
 import { PROFILES } from '../hyp/profiles.ts';
-import { profileFrom, writeOutput } from './main.ts';
+import { profileFrom, writeOutput } from './common.ts';
 
 interface CheckOpts {
   profile?: string;

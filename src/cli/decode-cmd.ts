@@ -1,6 +1,7 @@
 /** `ffasim decode`: register files per line, or `--descriptor FILE`. Bad input → line:column, exit 2. */
+
+import { readInput, UsageError, writeOutput } from './common.ts';
 import { decodeDescriptorCommand, decodeLines, parseHexOrBinary } from './decode.ts';
-import { readInput, UsageError, writeOutput } from './main.ts';
 
 interface DecodeOpts {
   json?: boolean;

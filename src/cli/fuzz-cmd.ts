@@ -4,7 +4,7 @@
  */
 import { findingToReplay, fuzz } from '../check/fuzz.ts';
 import { defaultWorldConfig, type WorldConfig } from '../world/config.ts';
-import { loadWorld, profileFrom, UsageError, writeOutput } from './main.ts';
+import { loadWorld, profileFrom, UsageError, writeOutput } from './common.ts';
 
 interface FuzzOpts {
   profile?: string;

@@ -3,10 +3,7 @@
  * The `ffasim` command. Exit codes: 0 success, 1 a scenario expectation (or check) failed, 2 usage or input
  * error. Bad input never produces a stack trace: every error names what and where.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { createProfile, ProfileError } from '../hyp/profiles.ts';
-import { parseWorldConfig, type WorldConfig } from '../world/config.ts';
 import { runCheckCommand } from './check-cmd.ts';
 import { runDecodeCommand } from './decode-cmd.ts';
 import { UsageError } from './errors.ts';
@@ -15,59 +12,6 @@ import { runProfilesCommand } from './profiles-cmd.ts';
 import { runReplayCommand } from './replay-cmd.ts';
 import { runRunCommand } from './run-cmd.ts';
 import { runViewCommand } from './view-cmd.ts';
-
-export { UsageError };
-
-/** Reads a file (or stdin for `-`). @throws UsageError when it cannot be read. */
-export function readInput(path: string): Buffer {
-  try {
-    return readFileSync(path === '-' ? 0 : path);
-  } catch (e) {
-    throw new UsageError(
-      `cannot read ${path === '-' ? 'standard input' : path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
-    );
-  }
-}
-
-/** Writes output to a file, or returns it for stdout. */
-export function writeOutput(text: string, out: string | undefined): void {
-  if (out === undefined) process.stdout.write(text);
-  else {
-    try {
-      writeFileSync(out, text);
-    } catch (e) {
-      throw new UsageError(`cannot write ${out}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-    }
-  }
-}
-
-/** Loads and validates `--world FILE`. @throws UsageError with every located problem. */
-export function loadWorld(path: string | undefined): WorldConfig | undefined {
-  if (path === undefined) return undefined;
-  const text = readInput(path).toString('utf8');
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new UsageError(`${path}: not valid JSON: ${(e as Error).message}`);
-  }
-  const r = parseWorldConfig(json);
-  if (!r.ok)
-    throw new UsageError(
-      `${path}: invalid world:\n${r.errors.map((x) => `  ${x.path}: ${x.message}`).join('\n')}`,
-    );
-  return r.value;
-}
-
-/** `--profile/--with/--without` → a Profile. @throws UsageError for unknown names. */
-export function profileFrom(o: { profile?: string; with?: string[]; without?: string[] }) {
-  try {
-    return createProfile(o.profile, { with: o.with ?? [], without: o.without ?? [] });
-  } catch (e) {
-    if (e instanceof ProfileError) throw new UsageError(e.message);
-    throw e;
-  }
-}
 
 const collect = (v: string, prev: string[] = []): string[] => [
   ...prev,

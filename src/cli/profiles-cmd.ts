@@ -1,7 +1,7 @@
 /** `ffasim profiles [--diff A B] [--json]`. */
 import { diffProfiles, diffToMarkdown } from '../check/diff.ts';
 import { CHANGES, DEFAULT_PROFILE, PROFILES } from '../hyp/profiles.ts';
-import { profileFrom, UsageError, writeOutput } from './main.ts';
+import { profileFrom, UsageError, writeOutput } from './common.ts';
 
 interface ProfilesOpts {
   diff?: string[];

@@ -1,7 +1,7 @@
 /** `ffasim replay FILE`: one JSON line per action. Bad files → located error, exit 2, nothing run. */
 import { parseReplay, runAction } from '../scenario/replay.ts';
 import { createWorld } from '../world/world.ts';
-import { loadWorld, profileFrom, readInput, UsageError, writeOutput } from './main.ts';
+import { loadWorld, profileFrom, readInput, UsageError, writeOutput } from './common.ts';
 
 interface ReplayOpts {
   profile?: string;

@@ -11,7 +11,7 @@ import { toMermaid } from '../trace/mermaid.ts';
 import { toPerfetto } from '../trace/perfetto.ts';
 import { toText } from '../trace/text.ts';
 import type { WorldConfig } from '../world/config.ts';
-import { loadWorld, profileFrom, readInput, UsageError, writeOutput } from './main.ts';
+import { loadWorld, profileFrom, readInput, UsageError, writeOutput } from './common.ts';
 
 interface RunOpts {
   profile?: string;

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { runToJSONL } from '../scenario/trace.ts';
-import { loadWorld, readInput, UsageError, writeOutput } from './main.ts';
+import { loadWorld, readInput, UsageError, writeOutput } from './common.ts';
 import { resolveScenario, runChosen } from './run-cmd.ts';
 import { reportHtml, startViewServer } from './view-server.ts';
 
