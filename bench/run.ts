@@ -6,6 +6,7 @@ import { benchFuzz } from './fuzz.ts';
 import { printResults } from './harness.ts';
 import { benchProxy } from './proxy.ts';
 import { benchRegfile } from './regfile.ts';
+import { benchStartup } from './startup.ts';
 
 const suites: Record<string, () => void> = {
   fuzz: benchFuzz,
@@ -19,6 +20,7 @@ const suites: Record<string, () => void> = {
       'Register file: one forwarded call, by representation (docs/register-file.md)',
       benchRegfile(),
     ),
+  startup: benchStartup,
 };
 
 const want = process.argv.slice(2);

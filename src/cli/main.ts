@@ -3,24 +3,31 @@
  * The `ffasim` command. Exit codes: 0 success, 1 a scenario expectation (or check) failed, 2 usage or input
  * error. Bad input never produces a stack trace: every error names what and where.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { runCheckCommand } from './check-cmd.ts';
-import { runDecodeCommand } from './decode-cmd.ts';
 import { UsageError } from './errors.ts';
-import { runFuzzCommand } from './fuzz-cmd.ts';
-import { runProfilesCommand } from './profiles-cmd.ts';
-import { runReplayCommand } from './replay-cmd.ts';
-import { runRunCommand } from './run-cmd.ts';
-import { runViewCommand } from './view-cmd.ts';
 
 const collect = (v: string, prev: string[] = []): string[] => [
   ...prev,
   ...v.split(',').filter((s) => s !== ''),
 ];
 
+/** The package's version, from the package.json beside `src/` (checkout) or `lib/` (installed package). */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 export function buildProgram(): Command {
   const program = new Command('ffasim')
     .description('Register-accurate model of the pKVM FF-A 1.2 proxy, its host driver and secure world')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError()
     .exitOverride();
 
@@ -47,6 +54,7 @@ export function buildProgram(): Command {
       .option('--regs', 'text format: print all registers of every hop')
       .option('--seed <n>', 'seed', '1'),
   ).action(async (scenarios: string[], opts) => {
+    const { runRunCommand } = await import('./run-cmd.ts');
     process.exitCode = await runRunCommand(scenarios, opts);
   });
 
@@ -55,8 +63,9 @@ export function buildProgram(): Command {
       .command('replay')
       .description('replay a JSONL file of host actions; prints one JSON line per action')
       .argument('<file>', 'replay file (- for stdin)'),
-  ).action((file: string, opts) => {
-    process.exitCode = runReplayCommand(file, opts);
+  ).action(async (file: string, opts) => {
+    const { runReplayCommand } = await import('./replay-cmd.ts');
+    process.exitCode = await runReplayCommand(file, opts);
   });
 
   program
@@ -75,8 +84,9 @@ export function buildProgram(): Command {
         .default('mem'),
     )
     .option('--count <n>', 'partition-info: number of descriptors')
-    .action((file: string, opts) => {
-      process.exitCode = runDecodeCommand(file, opts);
+    .action(async (file: string, opts) => {
+      const { runDecodeCommand } = await import('./decode-cmd.ts');
+      process.exitCode = await runDecodeCommand(file, opts);
     });
 
   program
@@ -87,8 +97,9 @@ export function buildProgram(): Command {
     .option('--without <change...>', 'remove profile changes', collect)
     .option('--rule <prefix>', 'only rules whose id starts with this')
     .option('--json', 'JSON output')
-    .action((opts) => {
-      process.exitCode = runCheckCommand(opts);
+    .action(async (opts) => {
+      const { runCheckCommand } = await import('./check-cmd.ts');
+      process.exitCode = await runCheckCommand(opts);
     });
 
   profileOpts(
@@ -108,8 +119,9 @@ export function buildProgram(): Command {
       .option('--ignore <invariants...>', 'invariants not to report (e.g. I3 where H16 is known)', collect)
       .option('-o, --out <file>', 'replay file for a finding', 'fuzz-finding.jsonl')
       .option('--json', 'JSON summary'),
-  ).action((opts) => {
-    process.exitCode = runFuzzCommand(opts);
+  ).action(async (opts) => {
+    const { runFuzzCommand } = await import('./fuzz-cmd.ts');
+    process.exitCode = await runFuzzCommand(opts);
   });
 
   profileOpts(
@@ -124,6 +136,7 @@ export function buildProgram(): Command {
       .option('--open', 'also open the URL in the desktop browser')
       .option('--seed <n>', 'seed for scenarios', '1'),
   ).action(async (input: string | undefined, opts) => {
+    const { runViewCommand } = await import('./view-cmd.ts');
     process.exitCode = await runViewCommand(input, opts);
   });
 
@@ -132,8 +145,9 @@ export function buildProgram(): Command {
     .description('list profiles and changes, or diff two profiles')
     .option('--diff <profiles...>', 'two profiles to compare')
     .option('--json', 'JSON output')
-    .action((opts) => {
-      process.exitCode = runProfilesCommand(opts);
+    .action(async (opts) => {
+      const { runProfilesCommand } = await import('./profiles-cmd.ts');
+      process.exitCode = await runProfilesCommand(opts);
     });
 
   return program;

@@ -1,5 +1,6 @@
 /** `ffasim run`: scenarios → trace in a chosen format; exit 1 when an expectation failed. */
 
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runWithInvariants } from '../check/invariants.ts';
@@ -36,6 +37,7 @@ export async function resolveScenario(name: string): Promise<Scenario> {
   }
   if (/\.(m?[jt]s)$/.test(name)) {
     let mod: Record<string, unknown>;
+    if (/\.m?ts$/.test(name)) await typeScriptLoader(name);
     try {
       mod = (await import(pathToFileURL(resolve(name)).href)) as Record<string, unknown>;
     } catch (e) {
@@ -50,6 +52,39 @@ export async function resolveScenario(name: string): Promise<Scenario> {
     );
   }
   throw new UsageError(`unknown scenario '${name}' (see 'ffasim run --list')`);
+}
+
+let tsLoader: Promise<void> | undefined;
+
+/**
+ * Registers a TypeScript loader for a `.ts` scenario module: none is needed where Node strips types itself
+ * (22.6+ with type stripping on); otherwise tsx, an optional peer dependency, from ffasim's own install or from
+ * the user's project (the current directory). ffasim itself never needs tsx at run time.
+ * @throws UsageError naming what to install when no loader is found.
+ */
+function typeScriptLoader(name: string): Promise<void> {
+  tsLoader ??= (async () => {
+    if ((process.features as { typescript?: unknown }).typescript) return;
+    const candidates = [
+      () => import.meta.resolve('tsx/esm/api'),
+      () => pathToFileURL(createRequire(resolve('package.json')).resolve('tsx/esm/api')).href,
+    ];
+    for (const where of candidates) {
+      let url: string;
+      try {
+        url = where();
+      } catch {
+        continue;
+      }
+      const api = (await import(url)) as { register: () => unknown };
+      api.register();
+      return;
+    }
+    throw new UsageError(
+      `${name}: a TypeScript scenario needs a loader: install tsx in your project (npm i -D tsx), use Node 22.6+ with type stripping, or write the scenario as .mjs`,
+    );
+  })();
+  return tsLoader;
 }
 
 /**
