@@ -1,7 +1,11 @@
-/** `ffasim check [--profile P|all] [--with/--without] [--rule PREFIX] [--json]`: conformance rules, pass/fail. */
+/**
+ * `ffasim check [--profile P|all] [--with/--without] [--rule PREFIX] [--format text|json|junit|tap]`: conformance
+ * rules, pass/fail (`--json` is `--format json`).
+ */
 import { type RuleResult, runCheck } from '../check/conformance.ts';
 import { PROFILES } from '../hyp/profiles.ts';
 import { profileFrom, writeOutput } from './common.ts';
+import { type ReportCase, toJUnit, toTAP } from './reports.ts';
 
 interface CheckOpts {
   profile?: string;
@@ -9,6 +13,24 @@ interface CheckOpts {
   without?: string[];
   rule?: string;
   json?: boolean;
+  format?: 'text' | 'json' | 'junit' | 'tap';
+}
+
+/** A rule verdict as a CI test case: suite = profile, name = rule id. */
+function ruleCase(r: RuleResult): ReportCase {
+  return {
+    name: r.id,
+    suite: r.profile,
+    ...(r.pass
+      ? {}
+      : {
+          failure: {
+            message: `expected ${r.expected}; observed ${r.observed}`,
+            detail: `${r.statement}\nsource: ${r.source}\nexpected: ${r.expected}\nobserved: ${r.observed}`,
+          },
+        }),
+    diag: { statement: r.statement, source: r.source, expected: r.expected, observed: r.observed },
+  };
 }
 
 export function runCheckCommand(o: CheckOpts): number {
@@ -19,8 +41,13 @@ export function runCheckCommand(o: CheckOpts): number {
     for (const r of runCheck(profileFrom({ ...o, profile: name }), filter)) results.push(r);
   const passed = results.filter((r) => r.pass).length;
   const failed = results.length - passed;
-  if (o.json) {
+  const format = o.json ? 'json' : (o.format ?? 'text');
+  if (format === 'json') {
     writeOutput(`${JSON.stringify({ passed, failed, results }, null, 1)}\n`, undefined);
+  } else if (format === 'junit') {
+    writeOutput(toJUnit('ffasim check', results.map(ruleCase)), undefined);
+  } else if (format === 'tap') {
+    writeOutput(toTAP(results.map(ruleCase)), undefined);
   } else if (names.length > 1) {
     // A matrix: one row per rule, one column per profile (pass ✓, FAIL ✗, · where the rule does not apply).
     const w = results.reduce((m, r) => Math.max(m, r.id.length), 0);

@@ -2,9 +2,14 @@
  * `ffasim fuzz`: an adversarial campaign with invariants after every call. Exit 0 no finding, 1 finding (its
  * shrunk replay file written to --out), 2 usage error.
  */
-import { findingToReplay, fuzz } from '../check/fuzz.ts';
+import { type FuzzReport, findingToReplay, fuzz, type ReplayLine } from '../check/fuzz.ts';
+import { decodeCall } from '../ffa/calls.ts';
+import { formatCall } from '../ffa/format.ts';
+import { ffaName } from '../ffa/ids.ts';
+import { RegisterFile } from '../smccc/regs.ts';
 import { defaultWorldConfig, type WorldConfig } from '../world/config.ts';
 import { loadWorld, profileFrom, UsageError, writeOutput } from './common.ts';
+import { type ReportCase, toJUnit } from './reports.ts';
 
 interface FuzzOpts {
   profile?: string;
@@ -18,6 +23,7 @@ interface FuzzOpts {
   ignore?: string[];
   out: string;
   json?: boolean;
+  format?: 'text' | 'json' | 'junit';
 }
 
 /** Named SPMC misbehaviours (JSON-expressible, so a finding's replay file carries them). */
@@ -50,6 +56,50 @@ export const QUIRK_PRESETS: Record<string, (q: WorldConfig['spmc']['quirks']) =>
 
 const INVARIANTS = ['I1', 'I2', 'I3', 'I4', 'I5', 'I6', 'I7'];
 
+/** One replay line as a person reads it: a decoded host SMC, or the memory action as written. */
+export function describeReplayLine(line: ReplayLine): string {
+  const smc = line.smc;
+  if (Array.isArray(smc)) {
+    try {
+      const regs = RegisterFile.of(smc.map((v) => BigInt(v as string | number)));
+      const c = decodeCall(regs);
+      return `smc ${c.ok ? formatCall(c.value) : `${ffaName(regs.w(0))} (${c.error.code})`}${line.cpu === undefined ? '' : ` on cpu${String(line.cpu)}`}`;
+    } catch {
+      return JSON.stringify(line);
+    }
+  }
+  const write = line.write as { addr?: unknown; hex?: unknown } | undefined;
+  if (write !== undefined && typeof write.hex === 'string')
+    return `write ${write.hex.length / 2} bytes at ${String(write.addr)}: ${write.hex}`;
+  if (typeof line['#'] === 'string') return `# ${line['#']}`;
+  return JSON.stringify(line);
+}
+
+/**
+ * The campaign as CI test cases: one per invariant I1–I7 (skipped where `--ignore`d), the broken one failing with
+ * the decoded shrunk sequence and the replay file's path.
+ */
+function fuzzCases(r: FuzzReport, ignore: readonly string[], out: string): ReportCase[] {
+  const suite = `${r.profile} seed ${r.seed}`;
+  return INVARIANTS.map((inv): ReportCase => {
+    const f = r.finding;
+    if (f !== undefined && f.violation.invariant === inv) {
+      const steps = f.replay.map((l, i) => `  ${i + 1}. ${describeReplayLine(l)}`).join('\n');
+      return {
+        name: inv,
+        suite,
+        failure: {
+          message: `${inv}: ${f.violation.detail}`,
+          detail: `${inv}: ${f.violation.detail}\nshrunk to ${f.actions.length} action(s), ${f.replay.length} replay line(s):\n${steps}\nreplay file: ${out}\nreproduce: ffasim replay ${out}`,
+        },
+        diag: { replay: out, actions: f.actions.length },
+      };
+    }
+    if (ignore.includes(inv)) return { name: inv, suite, skipped: 'ignored (--ignore)' };
+    return { name: inv, suite, diag: { sequences: r.runs, smcs: r.smcs } };
+  });
+}
+
 export function runFuzzCommand(o: FuzzOpts): number {
   const profile = profileFrom(o);
   const config = loadWorld(o.world) ?? defaultWorldConfig();
@@ -69,7 +119,8 @@ export function runFuzzCommand(o: FuzzOpts): number {
     throw new UsageError('--runs must be a positive integer');
   const time = o.time === undefined ? undefined : Number(o.time);
   if (time !== undefined && !(time > 0)) throw new UsageError('--time must be a positive number of seconds');
-  const tty = process.stderr.isTTY === true && o.json !== true;
+  const format = o.json ? 'json' : (o.format ?? 'text');
+  const tty = process.stderr.isTTY === true && format === 'text';
   const report = fuzz({
     profile,
     config,
@@ -91,7 +142,12 @@ export function runFuzzCommand(o: FuzzOpts): number {
   if (tty) process.stderr.write('\n');
   const rate = report.ms > 0 ? Math.round((report.smcs * 1000) / report.ms) : 0;
   if (report.finding !== undefined) writeOutput(findingToReplay(report, profile, config), o.out);
-  if (o.json) {
+  if (format === 'junit') {
+    writeOutput(
+      toJUnit('ffasim fuzz', fuzzCases(report, o.ignore ?? [], o.out), { seconds: report.ms / 1000 }),
+      undefined,
+    );
+  } else if (format === 'json') {
     writeOutput(
       `${JSON.stringify({
         profile: report.profile,

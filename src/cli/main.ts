@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError } from './errors.ts';
+import { addKernelCommands } from './kernel-cmd.ts';
 
 const collect = (v: string, prev: string[] = []): string[] => [
   ...prev,
@@ -96,7 +97,12 @@ export function buildProgram(): Command {
     .option('--with <change...>', 'add profile changes', collect)
     .option('--without <change...>', 'remove profile changes', collect)
     .option('--rule <prefix>', 'only rules whose id starts with this')
-    .option('--json', 'JSON output')
+    .addOption(
+      new Option('-f, --format <fmt>', 'report format (junit and tap for CI)')
+        .choices(['text', 'json', 'junit', 'tap'])
+        .default('text'),
+    )
+    .option('--json', 'JSON output (same as --format json)')
     .action(async (opts) => {
       const { runCheckCommand } = await import('./check-cmd.ts');
       process.exitCode = await runCheckCommand(opts);
@@ -118,7 +124,12 @@ export function buildProgram(): Command {
       )
       .option('--ignore <invariants...>', 'invariants not to report (e.g. I3 where H16 is known)', collect)
       .option('-o, --out <file>', 'replay file for a finding', 'fuzz-finding.jsonl')
-      .option('--json', 'JSON summary'),
+      .addOption(
+        new Option('-f, --format <fmt>', 'summary format (junit: one test case per invariant, for CI)')
+          .choices(['text', 'json', 'junit'])
+          .default('text'),
+      )
+      .option('--json', 'JSON summary (same as --format json)'),
   ).action(async (opts) => {
     const { runFuzzCommand } = await import('./fuzz-cmd.ts');
     process.exitCode = await runFuzzCommand(opts);
@@ -150,6 +161,7 @@ export function buildProgram(): Command {
       process.exitCode = await runProfilesCommand(opts);
     });
 
+  addKernelCommands(program);
   return program;
 }
 
