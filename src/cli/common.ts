@@ -3,7 +3,7 @@
  * Commands import these; `main.ts` imports the commands (never the other way round).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createProfile, ProfileError } from '../hyp/profiles.ts';
+import { createProfile, PROFILES, type Profile, ProfileError } from '../hyp/profiles.ts';
 import { parseWorldConfig, type WorldConfig } from '../world/config.ts';
 import { UsageError } from './errors.ts';
 
@@ -58,4 +58,23 @@ export function profileFrom(o: { profile?: string; with?: string[]; without?: st
     if (e instanceof ProfileError) throw new UsageError(e.message);
     throw e;
   }
+}
+
+/**
+ * `--profile all` or `--profile a,b,c` → the profiles to compare (each with the same --with/--without); a single
+ * name → undefined (the ordinary one-profile run).
+ * @throws UsageError for an unknown name.
+ */
+export function profilesFrom(o: {
+  profile?: string;
+  with?: string[];
+  without?: string[];
+}): Profile[] | undefined {
+  const p = o.profile ?? '';
+  if (p !== 'all' && !p.includes(',')) return undefined;
+  const names = p === 'all' ? PROFILES.map((x) => x.name) : p.split(',').map((x) => x.trim());
+  if (names.some((x) => x === '')) throw new UsageError(`--profile ${p}: an empty profile name in the list`);
+  if (new Set(names).size !== names.length) throw new UsageError(`--profile ${p}: a profile is named twice`);
+  if (names.length < 2) throw new UsageError(`--profile ${p}: name at least two profiles to compare`);
+  return names.map((name) => profileFrom({ ...o, profile: name }));
 }

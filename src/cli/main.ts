@@ -34,7 +34,11 @@ export function buildProgram(): Command {
 
   const profileOpts = (c: Command): Command =>
     c
-      .option('-p, --profile <name>', 'proxy profile (see `ffasim profiles`)', 'ffa-1.2')
+      .option(
+        '-p, --profile <name>',
+        'proxy profile (see `ffasim profiles`); run/replay also take all or a,b,c to compare profiles',
+        'ffa-1.2',
+      )
       .option('--with <change...>', 'add profile changes (repeatable, comma-separated)', collect)
       .option('--without <change...>', 'remove profile changes (repeatable, comma-separated)', collect)
       .option('--world <file>', 'world JSON (docs/world.md)');
@@ -46,14 +50,18 @@ export function buildProgram(): Command {
       .argument('[scenario...]', 'built-in name, a .ts/.js module, or a .jsonl replay file', ['boot'])
       .option('--list', 'list built-in scenarios')
       .addOption(
-        new Option('-f, --format <fmt>', 'trace format')
-          .choices(['text', 'jsonl', 'mermaid', 'perfetto'])
+        new Option('-f, --format <fmt>', 'trace format (replay: the host actions as a replay file)')
+          .choices(['text', 'jsonl', 'mermaid', 'perfetto', 'replay'])
           .default('text'),
       )
       .option('-o, --out <file>', 'write the trace to a file')
       .option('--explain', 'name the profile change and source of every proxy decision')
       .option('--regs', 'text format: print all registers of every hop')
-      .option('--seed <n>', 'seed', '1'),
+      .option('--seed <n>', 'seed', '1')
+      .option('--json', "with --profile all or a,b,c: the profiles' differences as JSON")
+      .option('--kernel <tree>', "the hyp is a kernel tree's real ffa.c (a path, or debian:<version>)")
+      .option('--sanitize <list>', 'with --kernel: build with sanitizers (address, undefined)')
+      .option('--stack-init <mode>', 'with --kernel: pattern (default), zero or none', 'pattern'),
   ).action(async (scenarios: string[], opts) => {
     const { runRunCommand } = await import('./run-cmd.ts');
     process.exitCode = await runRunCommand(scenarios, opts);
@@ -63,7 +71,8 @@ export function buildProgram(): Command {
     program
       .command('replay')
       .description('replay a JSONL file of host actions; prints one JSON line per action')
-      .argument('<file>', 'replay file (- for stdin)'),
+      .argument('<file>', 'replay file (- for stdin)')
+      .option('--json', "with --profile all or a,b,c: the profiles' differences as JSON"),
   ).action(async (file: string, opts) => {
     const { runReplayCommand } = await import('./replay-cmd.ts');
     process.exitCode = await runReplayCommand(file, opts);

@@ -1,13 +1,15 @@
 /** `ffasim replay FILE`: one JSON line per action. Bad files → located error, exit 2, nothing run. */
-import { parseReplay, runAction } from '../scenario/replay.ts';
+import { acrossProfiles, acrossToText } from '../check/across.ts';
+import { parseReplay, replayScenario, runAction } from '../scenario/replay.ts';
 import { createWorld } from '../world/world.ts';
-import { loadWorld, profileFrom, readInput, UsageError, writeOutput } from './common.ts';
+import { loadWorld, profileFrom, profilesFrom, readInput, UsageError, writeOutput } from './common.ts';
 
 interface ReplayOpts {
   profile?: string;
   with?: string[];
   without?: string[];
   world?: string;
+  json?: boolean;
 }
 
 export function runReplayCommand(file: string, o: ReplayOpts): number {
@@ -15,6 +17,24 @@ export function runReplayCommand(file: string, o: ReplayOpts): number {
   const parsed = parseReplay(text, file === '-' ? 'stdin' : file);
   if (!parsed.ok) throw new UsageError(parsed.error);
   const r = parsed.value;
+  const config = loadWorld(o.world) ?? r.world;
+  // Several profiles: the file's actions on each (with only the command line's --with/--without: the file's own
+  // changes belong to its profile), compared call by call; exit 0 whatever differs.
+  const across = profilesFrom({
+    ...(o.profile === undefined ? {} : { profile: o.profile }),
+    with: o.with ?? [],
+    without: o.without ?? [],
+  });
+  if (across !== undefined) {
+    const s = replayScenario(text, file === '-' ? 'stdin' : file);
+    if (!s.ok) throw new UsageError(s.error);
+    const { world: _fileWorld, ...scenario } = s.value;
+    const report = acrossProfiles(scenario, across, config ? { config } : {});
+    writeOutput(o.json ? `${JSON.stringify(report)}\n` : acrossToText(report), undefined);
+    return 0;
+  }
+  if (o.json)
+    throw new UsageError('--json goes with --profile all or a,b,c (replay output is JSON lines already)');
   // Command-line options win over the file's header line.
   const cliProfile = o.profile !== undefined && o.profile !== 'ffa-1.2' ? o.profile : undefined;
   const profile = profileFrom({
@@ -22,7 +42,6 @@ export function runReplayCommand(file: string, o: ReplayOpts): number {
     with: [...r.with, ...(o.with ?? [])],
     without: [...r.without, ...(o.without ?? [])],
   });
-  const config = loadWorld(o.world) ?? r.world;
   const world = createWorld({ profile, trace: false, ...(config ? { config } : {}) });
   let out = '';
   for (const a of r.actions) out += `${JSON.stringify(runAction(world, a))}\n`;

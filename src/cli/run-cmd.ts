@@ -3,16 +3,19 @@
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { type AcrossReport, acrossProfiles, acrossToText } from '../check/across.ts';
 import { runWithInvariants } from '../check/invariants.ts';
+import { createProfile } from '../hyp/profiles.ts';
 import { BUILTIN_SCENARIOS, builtinScenario } from '../scenario/builtin/index.ts';
-import { replayScenario } from '../scenario/replay.ts';
+import { ReplayRecorder, replayScenario } from '../scenario/replay.ts';
 import type { RunResult, Scenario } from '../scenario/scenario.ts';
 import { runToJSONL } from '../scenario/trace.ts';
 import { toMermaid } from '../trace/mermaid.ts';
 import { toPerfetto } from '../trace/perfetto.ts';
 import { toText } from '../trace/text.ts';
 import type { WorldConfig } from '../world/config.ts';
-import { loadWorld, profileFrom, readInput, UsageError, writeOutput } from './common.ts';
+import type { World } from '../world/world.ts';
+import { loadWorld, profileFrom, profilesFrom, readInput, UsageError, writeOutput } from './common.ts';
 
 interface RunOpts {
   profile?: string;
@@ -20,11 +23,12 @@ interface RunOpts {
   without?: string[];
   world?: string;
   list?: boolean;
-  format: 'text' | 'jsonl' | 'mermaid' | 'perfetto';
+  format: 'text' | 'jsonl' | 'mermaid' | 'perfetto' | 'replay';
   out?: string;
   explain?: boolean;
   regs?: boolean;
   seed: string;
+  json?: boolean;
 }
 
 export async function resolveScenario(name: string): Promise<Scenario> {
@@ -87,6 +91,14 @@ function typeScriptLoader(name: string): Promise<void> {
   return tsLoader;
 }
 
+/** `--seed` as a number. @throws UsageError when it is not a non-negative integer. */
+export function seedFrom(text: string): number {
+  const seed = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(seed))
+    throw new UsageError(`--seed must be a non-negative integer, got '${text}'`);
+  return seed;
+}
+
 /**
  * Runs a scenario as the command line asks, with the invariant checks: the scenario's own era profile unless
  * --profile/--with/--without say otherwise. Shared by `run` and `view`.
@@ -95,14 +107,18 @@ export function runChosen(
   s: Scenario,
   o: { profile?: string; with?: string[]; without?: string[]; seed: string },
   config: WorldConfig | undefined,
+  prepare?: (w: World) => void,
 ): RunResult {
-  const seed = Number(o.seed);
-  if (!Number.isSafeInteger(seed) || seed < 0)
-    throw new UsageError(`--seed must be a non-negative integer, got '${o.seed}'`);
+  const seed = seedFrom(o.seed);
   const explicit = o.profile !== 'ffa-1.2' || (o.with?.length ?? 0) > 0 || (o.without?.length ?? 0) > 0;
   const profile =
     explicit || s.profile === undefined ? profileFrom(o) : profileFrom({ ...o, profile: s.profile });
-  return runWithInvariants(s, { profile, seed, ...(config ? { config: structuredClone(config) } : {}) });
+  return runWithInvariants(s, {
+    profile,
+    seed,
+    ...(config ? { config: structuredClone(config) } : {}),
+    ...(prepare ? { prepare } : {}),
+  });
 }
 
 export async function runRunCommand(names: string[], o: RunOpts): Promise<number> {
@@ -112,15 +128,50 @@ export async function runRunCommand(names: string[], o: RunOpts): Promise<number
     return 0;
   }
   const config = loadWorld(o.world);
+  const across = profilesFrom(o);
+  if (across !== undefined) {
+    // One flow on several profiles: where their answers differ, call by call (exit 0 whatever differs).
+    const seed = seedFrom(o.seed);
+    let text = '';
+    const reports: AcrossReport[] = [];
+    for (const name of names) {
+      const r = acrossProfiles(await resolveScenario(name), across, { seed, ...(config ? { config } : {}) });
+      reports.push(r);
+      text += acrossToText(r);
+    }
+    writeOutput(o.json ? `${JSON.stringify(reports.length === 1 ? reports[0] : reports)}\n` : text, o.out);
+    return 0;
+  }
+  if (o.json) throw new UsageError('--json goes with --profile all or a,b,c; for a trace use --format jsonl');
+  if (o.format === 'replay' && names.length > 1)
+    throw new UsageError('--format replay records one scenario at a time (a replay file has one header)');
   let out = '';
   let failed = false;
   for (const name of names) {
-    const r = runChosen(await resolveScenario(name), o, config);
+    let recorder: ReplayRecorder | undefined;
+    const s = await resolveScenario(name);
+    const r = runChosen(s, o, config, (w) => {
+      if (o.format === 'replay') recorder = new ReplayRecorder(w);
+    });
     if (r.failures.length > 0) failed = true;
-    out += render(r, o);
+    out += recorder === undefined ? render(r, o) : recorded(r, recorder);
   }
   writeOutput(out, o.out);
   return failed ? 1 : 0;
+}
+
+/** The run's host actions as a replay file, with the world and the profile as a header line. */
+function recorded(r: RunResult, rec: ReplayRecorder): string {
+  const base = createProfile(r.profile.base).changes;
+  const unrecorded =
+    r.scenario.options !== undefined ? ' (its partition handlers and quirk functions are not recorded)' : '';
+  return rec.toText({
+    world: r.world.config,
+    profile: r.profile.base,
+    with: r.profile.changes.filter((c) => !base.includes(c)),
+    without: base.filter((c) => !r.profile.has(c)),
+    note: `ffasim run ${r.scenario.name} on ${r.profile.name}${unrecorded}`,
+  });
 }
 
 function render(r: RunResult, o: RunOpts): string {

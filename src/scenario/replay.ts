@@ -11,6 +11,7 @@
  * Values are numbers or 0x-hex / decimal strings. The whole file is validated before anything runs; errors name
  * the line and column. Output: one JSON line per action, in order.
  */
+import { FFA } from '../ffa/ids.ts';
 import { assertU64, RegisterFile } from '../smccc/regs.ts';
 import { parseWorldConfig, type WorldConfig } from '../world/config.ts';
 import type { World } from '../world/world.ts';
@@ -244,4 +245,71 @@ export function replayScenario(text: string, name: string): Parsed<Scenario> {
       },
     },
   };
+}
+
+/**
+ * Records a world's host actions as a replay file while a scenario runs (`ffasim run S --format replay`): every
+ * host SMC as an `smc` line, preceded by a `write` line for whatever changed in the host's mapped TX buffer since
+ * the last call (the only host memory the proxy reads). The TX buffer is followed from the host's successful
+ * FFA_RXTX_MAP / FFA_RXTX_UNMAP calls. Partition handlers given as functions cannot be recorded: the file replays
+ * against the world's JSON configuration only.
+ */
+export class ReplayRecorder {
+  readonly lines: Record<string, unknown>[] = [];
+  private tx: { addr: number; len: number } | undefined;
+  private snapshot: Uint8Array = new Uint8Array(0);
+  private readonly world: World;
+
+  constructor(world: World) {
+    this.world = world;
+    world.observers.push({
+      before: (regs) => this.before(regs),
+      after: (out, token) => this.after(out, token as RegisterFile),
+    });
+  }
+
+  private before(regs: RegisterFile): RegisterFile {
+    if (this.tx !== undefined) {
+      const now = this.world.mem.read(this.tx.addr, this.tx.len);
+      let lo = 0;
+      while (lo < now.length && now[lo] === this.snapshot[lo]) lo++;
+      if (lo < now.length) {
+        let hi = now.length;
+        while (hi > lo && now[hi - 1] === this.snapshot[hi - 1]) hi--;
+        let hex = '';
+        for (let i = lo; i < hi; i++) hex += now[i]!.toString(16).padStart(2, '0');
+        this.lines.push({ write: { addr: `0x${(this.tx.addr + lo).toString(16)}`, hex } });
+        this.snapshot = now;
+      }
+    }
+    this.lines.push(smcLine(regs, this.world.trace?.cpu ?? 0));
+    return regs.clone();
+  }
+
+  private after(out: RegisterFile, call: RegisterFile): void {
+    const fid = call.w(0);
+    if (out.w(0) !== FFA.SUCCESS && out.w(0) !== FFA.SUCCESS64) return;
+    if (fid === FFA.RXTX_MAP || fid === FFA.RXTX_MAP64) {
+      // FFA_RXTX_MAP(tx, rx, page count in 4 KiB FF-A pages).
+      const addr = Number(call.x(1));
+      const len = (call.w(3) & 0x3f) * 4096;
+      if (Number.isSafeInteger(addr) && len > 0) {
+        this.tx = { addr, len };
+        this.snapshot = new Uint8Array(len); // a replayed world starts with zeroed memory
+      }
+    } else if (fid === FFA.RXTX_UNMAP) this.tx = undefined;
+  }
+
+  /** The replay file: a header line with the world and profile, then the actions. */
+  toText(header: {
+    world: WorldConfig;
+    profile: string;
+    with: string[];
+    without: string[];
+    note?: string;
+  }): string {
+    const { note, ...h } = header;
+    const head = `# ffasim replay recorded from ${note ?? 'a run'}; replay with: ffasim replay THIS_FILE [--profile all]\n`;
+    return `${head}${JSON.stringify(h)}\n${this.lines.map((l) => JSON.stringify(l)).join('\n')}\n`;
+  }
 }
