@@ -3,10 +3,8 @@
  * shrunk replay file written to --out), 2 usage error.
  */
 import { type FuzzReport, findingToReplay, fuzz, type ReplayLine } from '../check/fuzz.ts';
-import { decodeCall } from '../ffa/calls.ts';
-import { formatCall } from '../ffa/format.ts';
-import { ffaName } from '../ffa/ids.ts';
 import { RegisterFile } from '../smccc/regs.ts';
+import { describeCall } from '../trace/text.ts';
 import { defaultWorldConfig, type WorldConfig } from '../world/config.ts';
 import { loadWorld, profileFrom, UsageError, writeOutput } from './common.ts';
 import { type ReportCase, toJUnit } from './reports.ts';
@@ -62,8 +60,7 @@ export function describeReplayLine(line: ReplayLine): string {
   if (Array.isArray(smc)) {
     try {
       const regs = RegisterFile.of(smc.map((v) => BigInt(v as string | number)));
-      const c = decodeCall(regs);
-      return `smc ${c.ok ? formatCall(c.value) : `${ffaName(regs.w(0))} (${c.error.code})`}${line.cpu === undefined ? '' : ` on cpu${String(line.cpu)}`}`;
+      return `smc ${describeCall(regs)}${line.cpu === undefined ? '' : ` on cpu${String(line.cpu)}`}`;
     } catch {
       return JSON.stringify(line);
     }
