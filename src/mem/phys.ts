@@ -135,6 +135,43 @@ export class PhysMem {
     }
   }
 
+  /**
+   * Backs the frames of [addr, addr + bytes.length) with `bytes` itself: from now on reads and writes of those
+   * addresses are reads and writes of `bytes`, and whoever else holds `bytes` (kernel mode's C code, through
+   * the same memory) sees them. What the frames held is copied into `bytes` first. `addr` and the length must
+   * be multiples of 4 KiB.
+   * @throws RangeError for an unaligned or out-of-range argument.
+   */
+  attach(addr: PhysAddr, bytes: Uint8Array): void {
+    checkRange(addr, bytes.length);
+    if ((addr & FRAME_MASK) !== 0 || (bytes.length & FRAME_MASK) !== 0)
+      throw new RangeError(`attach 0x${addr.toString(16)}+${bytes.length}: not whole 4 KiB frames`);
+    for (let off = 0; off < bytes.length; off += FRAME_SIZE) {
+      const frame = (addr + off) / FRAME_SIZE;
+      const view = bytes.subarray(off, off + FRAME_SIZE);
+      const old = this.frames.get(frame);
+      if (old === undefined) view.fill(0);
+      else if (old !== view) view.set(old);
+      this.frames.set(frame, view);
+    }
+  }
+
+  /**
+   * Gives the frames of [addr, addr + len) storage of their own again, holding what they hold now (undoes
+   * {@link attach}; the previously attached bytes are no longer read or written).
+   * @throws RangeError for an unaligned or out-of-range argument.
+   */
+  detach(addr: PhysAddr, len: number): void {
+    checkRange(addr, len);
+    if ((addr & FRAME_MASK) !== 0 || (len & FRAME_MASK) !== 0)
+      throw new RangeError(`detach 0x${addr.toString(16)}+${len}: not whole 4 KiB frames`);
+    for (let off = 0; off < len; off += FRAME_SIZE) {
+      const frame = (addr + off) / FRAME_SIZE;
+      const f = this.frames.get(frame);
+      if (f !== undefined) this.frames.set(frame, f.slice());
+    }
+  }
+
   /** Sets `len` bytes at `addr` to `value` (frames that stay zero are not allocated). */
   fill(addr: PhysAddr, len: number, value = 0): void {
     checkRange(addr, len);

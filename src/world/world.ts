@@ -13,7 +13,7 @@
 import { parseVersion } from '../ffa/version.ts';
 import { HostDriver, type HostQuirks } from '../host/index.ts';
 import { createProfile, type Profile } from '../hyp/profiles.ts';
-import { FfaProxy, type HypPages, type InitOutcome } from '../hyp/proxy.ts';
+import { FfaProxy, type HypPages, type InitOutcome, type ProxyCounters } from '../hyp/proxy.ts';
 import { PhysMem } from '../mem/phys.ts';
 import { type MemRegion, Stage2, type StateRange } from '../mem/stage2.ts';
 import { RegisterFile } from '../smccc/regs.ts';
@@ -36,6 +36,44 @@ export interface WorldOptions {
   hostQuirks?: HostQuirks;
   /** Do not run hyp init (for tests that drive init themselves). */
   skipInit?: boolean;
+  /**
+   * The hyp at EL2: by default the model proxy ({@link FfaProxy}); kernel mode passes a factory that runs a
+   * kernel tree's real ffa.c (src/kernel/hyp.ts). It gets the world's parts the model proxy gets.
+   */
+  hyp?: (ctx: HypContext) => HypImpl;
+}
+
+/** What the world hands the hyp it creates: the same things the model proxy receives. */
+export interface HypContext {
+  profile: Profile;
+  config: WorldConfig;
+  mem: PhysMem;
+  stage2: Stage2;
+  pages: HypPages;
+  /** SMCCC version the host's PSCI reports. */
+  smcccVersion: number;
+  /** One SMC to EL3: emits the hyp → spmd hops and counts {@link World.el3Calls}. */
+  smc: (regs: RegisterFile) => RegisterFile;
+  trace?: TraceBus;
+}
+
+/**
+ * The hyp behind the register-file interface: a host SMC's x0–x17 in, x0–x17 out (in place). {@link FfaProxy}
+ * is one; kernel mode's real ffa.c is another. The fields are what scenarios, the fuzzer and the invariant
+ * checker read of the hyp.
+ */
+export interface HypImpl {
+  /** How trace hops name the code when it is not the model (e.g. `ffa.c 7.3.4`). */
+  readonly name?: string;
+  /** `hyp_ffa_version`. */
+  readonly hypVersion: number;
+  /** `has_version_negotiated`. */
+  readonly negotiated: boolean;
+  /** `host_buffers.tx` as a host PA (undefined when not mapped). */
+  readonly hostTx: number | undefined;
+  readonly counters: ProxyCounters;
+  initialise(): InitOutcome;
+  handleHostSmc(regs: RegisterFile): void;
 }
 
 const NO_TOKENS: readonly unknown[] = [];
@@ -54,12 +92,14 @@ export class World {
   readonly stage2: Stage2;
   readonly spmc: SPMC;
   readonly spmd: SPMD;
-  readonly hyp: FfaProxy;
+  readonly hyp: HypImpl;
   readonly host: HostDriver;
   readonly trace: TraceBus | undefined;
   readonly hypPages: HypPages;
   /** Outcome of hyp init. */
   init: InitOutcome;
+  /** The hyp's code label on hyp hops (`ffa.c 7.3.4`), undefined for the model proxy. */
+  private readonly hypCode: string | undefined;
   private nextHostPage: number;
   private readonly hostPageLimit: number;
   /** Number of host SMCs issued so far. */
@@ -132,15 +172,18 @@ export class World {
       ...(trace ? { trace } : {}),
     });
     this.spmd = new SPMD({ spmc: this.spmc, ...(trace ? { trace } : {}) });
-    this.hyp = new FfaProxy({
+    const hypCtx: HypContext = {
       profile: this.profile,
+      config: cfg,
       mem: this.mem,
       stage2: this.stage2,
       pages: this.hypPages,
       smcccVersion: parseVersion(cfg.smcccVersion) ?? 0x10002,
       smc: (regs) => this.el3(regs),
       ...(trace ? { trace } : {}),
-    });
+    };
+    this.hyp = o.hyp === undefined ? new FfaProxy(hypCtx) : o.hyp(hypCtx);
+    this.hypCode = this.hyp.name;
     this.host = new HostDriver({
       smc: (regs) => this.smc(regs),
       mem: this.mem,
@@ -156,9 +199,24 @@ export class World {
   /** The hyp's SMC to EL3: a hop hyp → spmd and back. */
   private el3(regs: RegisterFile): RegisterFile {
     this.el3Calls++;
-    this.trace?.emit({ kind: 'hop', from: 'hyp', to: 'spmd', dir: 'call', regs: regs.toHex() });
+    const code = this.hypCode;
+    this.trace?.emit({
+      kind: 'hop',
+      from: 'hyp',
+      to: 'spmd',
+      dir: 'call',
+      regs: regs.toHex(),
+      ...(code === undefined ? {} : { code }),
+    });
     const out = this.spmd.smc(regs);
-    this.trace?.emit({ kind: 'hop', from: 'spmd', to: 'hyp', dir: 'ret', regs: out.toHex() });
+    this.trace?.emit({
+      kind: 'hop',
+      from: 'spmd',
+      to: 'hyp',
+      dir: 'ret',
+      regs: out.toHex(),
+      ...(code === undefined ? {} : { code }),
+    });
     return out;
   }
 
@@ -173,7 +231,14 @@ export class World {
     if (this.trace) {
       this.trace.call = this.calls;
       this.trace.cpu = cpu;
-      this.trace.emit({ kind: 'hop', from: 'host', to: 'hyp', dir: 'call', regs: host.toHex() });
+      this.trace.emit({
+        kind: 'hop',
+        from: 'host',
+        to: 'hyp',
+        dir: 'call',
+        regs: host.toHex(),
+        ...(this.hypCode === undefined ? {} : { code: this.hypCode }),
+      });
     }
     const tokens = this.observers.length === 0 ? NO_TOKENS : this.observers.map((o) => o.before(host));
     if (this.init.kind === 'failed') {
@@ -182,7 +247,14 @@ export class World {
     } else {
       this.hyp.handleHostSmc(host);
     }
-    this.trace?.emit({ kind: 'hop', from: 'hyp', to: 'host', dir: 'ret', regs: host.toHex() });
+    this.trace?.emit({
+      kind: 'hop',
+      from: 'hyp',
+      to: 'host',
+      dir: 'ret',
+      regs: host.toHex(),
+      ...(this.hypCode === undefined ? {} : { code: this.hypCode }),
+    });
     for (let i = 0; i < this.observers.length; i++) this.observers[i]!.after(host, tokens[i]);
     return host;
   }

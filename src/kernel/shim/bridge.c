@@ -1,0 +1,568 @@
+/*
+ * ffasim kernel-mode harness, world side: a Node-API addon around ffa_unit.c. It gives the kernel's ffa.c the
+ * world it calls out to: SMCs to EL3, page-state transitions and the hyp's address map. All of them go to the
+ * TypeScript world (src/kernel/hyp.ts) through one JS dispatcher, with arguments and register files in a shared
+ * mailbox (no allocation per call). ffasim's own code (MIT). docs/kernel-mode.md describes the design.
+ *
+ * The hyp's address map is a window of host memory:
+ *
+ *   [guard][hyp pages: TX, RX, ffa_desc_buf ...][guard][slot 0][guard][slot 1][guard] ...
+ *
+ * The hyp pages and every slot in use are also the world's PhysMem for those physical pages (the TypeScript
+ * side backs PhysMem frames with views of this window), so the C code and the model SPMC read and write the same
+ * bytes. A slot maps one host page while it is shared with the hyp (__pkvm_host_share_hyp .. unshare_hyp).
+ * Guards and free slots are inaccessible: poisoned under ASan (an access is a report naming the ffa.c line),
+ * PROT_NONE otherwise (an access is a fault, as at EL2).
+ */
+#include <node_api.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "ffasim/iface.h"
+
+#ifdef FFASIM_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+#define NSLOTS 8
+#define MAX_LOCKS 16
+
+enum op {
+	OP_SMC = 1,
+	OP_SHARE_HYP = 2,
+	OP_UNSHARE_HYP = 3,
+	OP_SHARE_FFA = 4,
+	OP_UNSHARE_FFA = 5,
+	OP_PIN = 6,
+	OP_UNPIN = 7,
+};
+
+/* Why a host call did not return normally (ffasim_unit_host_smc's result otherwise: 0 forwarded, 1 handled). */
+enum abort_kind {
+	ABORT_BUG = -100001,/* BUG_ON / a harness-detected EL2 bug (lock discipline, unmapped address) */
+	ABORT_HANG = -100002,/* the JS side stopped a call that did not return (too many EL3 calls) */
+	ABORT_THROW = -100003,/* a JS exception in a callback: rethrown to the caller */
+};
+
+/*
+ * Mailbox layout (bytes), shared with src/kernel/hyp.ts:
+ *   0..143   x0-x17 (u64 little-endian = the RegisterFile's u32 words)
+ *   160..223 f64 args[8]
+ *   224      u32 hyp_ffa_version      228 u32 has_version_negotiated
+ *   232      f64 host_buffers.tx PA (-1 when NULL)   240 f64 host_buffers.rx PA
+ */
+static union {
+	unsigned char bytes[256];
+	unsigned long long regs[18];
+	double f64[32];
+	uint32_t u32[64];
+} mbox __attribute__((aligned(64)));
+#define ARG(i) (mbox.f64[20 + (i)])
+
+struct slot {
+	int used;
+	unsigned long long phys;
+};
+
+struct inst {
+	unsigned char *window;  /* aligned to the world's page size: hyp VAs are page-aligned as at EL2 */
+	size_t window_len;
+	void *map;              /* the mmap behind it */
+	size_t map_len;
+	size_t page;           /* the world's page size (PAGE_SIZE of the build) */
+	unsigned long long hyp_phys;
+	size_t hyp_pages;
+	struct slot slots[NSLOTS];
+	void *state;           /* the unit's globals while another instance runs */
+	void *locks[MAX_LOCKS];
+	int nlocks;
+};
+
+static napi_env g_env;
+static napi_ref g_dispatch;    /* (op) => int */
+static napi_ref g_event;       /* (kind, file, line, func, text) => void */
+static struct inst *g_cur;     /* the instance whose state the unit's globals hold */
+static jmp_buf *g_jmp;         /* set while a call into the unit runs */
+static int g_threw;
+unsigned long ffasim_proxy_pages;
+
+static size_t hyp_off(const struct inst *in) { return in->page; }
+static size_t slot_off(const struct inst *in, int i)
+{
+	return in->page + in->hyp_pages * in->page + in->page + (size_t)i * 2 * in->page;
+}
+
+static void protect(struct inst *in, size_t off, size_t len, int accessible)
+{
+#ifdef FFASIM_ASAN
+	(void)in;
+	if (accessible)
+		ASAN_UNPOISON_MEMORY_REGION(in->window + off, len);
+	else
+		ASAN_POISON_MEMORY_REGION(in->window + off, len);
+#else
+	mprotect(in->window + off, len, accessible ? PROT_READ | PROT_WRITE : PROT_NONE);
+#endif
+}
+
+static __attribute__((noreturn)) void abort_call(int kind)
+{
+	if (g_jmp == NULL) {
+		fprintf(stderr, "ffasim: EL2 abort outside a call\n");
+		abort();
+	}
+	longjmp(*g_jmp, kind);
+}
+
+static int dispatch(int op)
+{
+	napi_value fn, undef, arg, res;
+	int32_t rc = 0;
+
+	napi_get_reference_value(g_env, g_dispatch, &fn);
+	napi_get_undefined(g_env, &undef);
+	napi_create_int32(g_env, op, &arg);
+	if (napi_call_function(g_env, undef, fn, 1, &arg, &res) != napi_ok) {
+		g_threw = 1;
+		abort_call(ABORT_THROW);
+	}
+	napi_get_value_int32(g_env, res, &rc);
+	return rc;
+}
+
+static void event(const char *kind, const char *file, int line, const char *func, const char *text)
+{
+	napi_value fn, undef, argv[5], res;
+
+	napi_get_reference_value(g_env, g_event, &fn);
+	napi_get_undefined(g_env, &undef);
+	napi_create_string_utf8(g_env, kind, NAPI_AUTO_LENGTH, &argv[0]);
+	napi_create_string_utf8(g_env, file, NAPI_AUTO_LENGTH, &argv[1]);
+	napi_create_int32(g_env, line, &argv[2]);
+	napi_create_string_utf8(g_env, func, NAPI_AUTO_LENGTH, &argv[3]);
+	napi_create_string_utf8(g_env, text, NAPI_AUTO_LENGTH, &argv[4]);
+	if (napi_call_function(g_env, undef, fn, 5, argv, &res) != napi_ok) {
+		g_threw = 1;
+		abort_call(ABORT_THROW);
+	}
+}
+
+/* ---- the world, as ffa_unit.c sees it (ffasim/iface.h) ---- */
+
+void ffasim_smc(unsigned long long regs[18])
+{
+	memcpy(mbox.regs, regs, sizeof(mbox.regs));
+	if (dispatch(OP_SMC) != 0)
+		abort_call(ABORT_HANG);
+	memcpy(regs, mbox.regs, sizeof(mbox.regs));
+}
+
+int ffasim_host_share_hyp(unsigned long long pfn)
+{
+	struct inst *in = g_cur;
+	int i, rc;
+
+	for (i = 0; i < NSLOTS && in->slots[i].used; i++)
+		;
+	if (i == NSLOTS)
+		ffasim_bug(__FILE__, __LINE__, __func__, "ffasim: more host pages shared with the hyp than the window has slots");
+	protect(in, slot_off(in, i), in->page, 1);
+	ARG(0) = (double)pfn;
+	ARG(1) = (double)slot_off(in, i);
+	rc = dispatch(OP_SHARE_HYP);
+	if (rc == 0) {
+		in->slots[i].used = 1;
+		in->slots[i].phys = pfn * in->page;
+	} else {
+		protect(in, slot_off(in, i), in->page, 0);
+	}
+	return rc;
+}
+
+int ffasim_host_unshare_hyp(unsigned long long pfn)
+{
+	struct inst *in = g_cur;
+	int i, rc;
+
+	ARG(0) = (double)pfn;
+	rc = dispatch(OP_UNSHARE_HYP);
+	if (rc == 0) {
+		for (i = 0; i < NSLOTS; i++) {
+			if (in->slots[i].used && in->slots[i].phys == pfn * in->page) {
+				in->slots[i].used = 0;
+				protect(in, slot_off(in, i), in->page, 0);
+			}
+		}
+	}
+	return rc;
+}
+
+static int op2(int op, unsigned long long a, unsigned long long b)
+{
+	ARG(0) = (double)a;
+	ARG(1) = (double)b;
+	return dispatch(op);
+}
+
+int ffasim_host_share_ffa(unsigned long long pfn, unsigned long long n) { return op2(OP_SHARE_FFA, pfn, n); }
+int ffasim_host_unshare_ffa(unsigned long long pfn, unsigned long long n) { return op2(OP_UNSHARE_FFA, pfn, n); }
+int ffasim_pin(unsigned long long phys, unsigned long long pages) { return op2(OP_PIN, phys, pages); }
+void ffasim_unpin(unsigned long long phys, unsigned long long pages) { op2(OP_UNPIN, phys, pages); }
+
+/* Where an unmapped physical address "is" at EL2: a non-canonical address (any access faults). */
+#define UNMAPPED_TAG 0xdead000000000000ULL
+
+void *ffasim_phys_to_virt(unsigned long long phys)
+{
+	struct inst *in = g_cur;
+	int i;
+
+	if (phys >= in->hyp_phys && phys < in->hyp_phys + in->hyp_pages * in->page)
+		return in->window + hyp_off(in) + (phys - in->hyp_phys);
+	for (i = 0; i < NSLOTS; i++) {
+		if (in->slots[i].used && phys >= in->slots[i].phys && phys < in->slots[i].phys + in->page)
+			return in->window + slot_off(in, i) + (phys - in->slots[i].phys);
+	}
+	return (void *)(uintptr_t)(UNMAPPED_TAG ^ phys);
+}
+
+unsigned long long ffasim_virt_to_phys(const void *virt)
+{
+	struct inst *in = g_cur;
+	const unsigned char *p = virt;
+	uintptr_t v = (uintptr_t)virt;
+	int i;
+
+	if (p >= in->window + hyp_off(in) && p < in->window + hyp_off(in) + in->hyp_pages * in->page)
+		return in->hyp_phys + (unsigned long long)(p - (in->window + hyp_off(in)));
+	for (i = 0; i < NSLOTS; i++) {
+		const unsigned char *s = in->window + slot_off(in, i);
+		/* A slot's end address still names its page (hyp_unpin_shared_mem(tx, tx + 1) style ranges). */
+		if (in->slots[i].used && p >= s && p <= s + in->page)
+			return in->slots[i].phys + (unsigned long long)(p - s);
+	}
+	if ((v & 0xffff000000000000ULL) == UNMAPPED_TAG)
+		return v ^ UNMAPPED_TAG;
+	ffasim_bug(__FILE__, __LINE__, __func__, "ffasim: __hyp_pa of an address outside the hyp's map");
+}
+
+void ffasim_warn(const char *file, int line, const char *func, const char *cond)
+{
+	event("warn", file, line, func, cond);
+}
+
+void ffasim_bug(const char *file, int line, const char *func, const char *what)
+{
+	event("bug", file, line, func, what);
+	abort_call(ABORT_BUG);
+}
+
+void ffasim_lock(void *lock, const char *func)
+{
+	struct inst *in = g_cur;
+	uint32_t *v = lock;
+
+	if (*v != 0)
+		ffasim_bug("spinlock", 0, func, "hyp_spin_lock of a lock this CPU already holds (EL2 self-deadlock)");
+	*v = 1;
+	if (in->nlocks < MAX_LOCKS)
+		in->locks[in->nlocks++] = lock;
+}
+
+void ffasim_unlock(void *lock, const char *func)
+{
+	struct inst *in = g_cur;
+	uint32_t *v = lock;
+	int i;
+
+	if (*v == 0)
+		ffasim_bug("spinlock", 0, func, "hyp_spin_unlock of a lock that is not held");
+	*v = 0;
+	for (i = in->nlocks - 1; i >= 0; i--) {
+		if (in->locks[i] == lock) {
+			in->locks[i] = in->locks[--in->nlocks];
+			break;
+		}
+	}
+}
+
+/* ---- instances ---- */
+
+static void switch_to(struct inst *in)
+{
+	if (g_cur == in)
+		return;
+	if (g_cur != NULL)
+		ffasim_unit_state_save(g_cur->state);
+	ffasim_unit_state_load(in->state);
+	g_cur = in;
+}
+
+static void window_finalize(napi_env env, void *data, void *hint)
+{
+	struct inst *in = hint;
+
+	(void)env;
+	(void)data;
+	if (g_cur == in)
+		g_cur = NULL;
+#ifdef FFASIM_ASAN
+	ASAN_UNPOISON_MEMORY_REGION(in->window, in->window_len);
+#endif
+	munmap(in->map, in->map_len);
+	free(in->state);
+	free(in);
+}
+
+static void observe(void)
+{
+	unsigned int version;
+	int negotiated;
+	const void *tx, *rx;
+
+	ffasim_unit_observe(&version, &negotiated, &tx, &rx);
+	mbox.u32[56] = version;
+	mbox.u32[57] = (uint32_t)negotiated;
+	mbox.f64[29] = tx == NULL ? -1.0 : (double)ffasim_virt_to_phys(tx);
+	mbox.f64[30] = rx == NULL ? -1.0 : (double)ffasim_virt_to_phys(rx);
+}
+
+/* Runs fn(in, arg) with the abort point set; returns its result or an abort_kind. */
+static int guarded(struct inst *in, int (*fn)(struct inst *, unsigned int), unsigned int arg)
+{
+	jmp_buf jb;
+	jmp_buf *saved = g_jmp;
+	int rc, i;
+
+	switch_to(in);
+	g_threw = 0;
+	rc = setjmp(jb);
+	if (rc == 0) {
+		g_jmp = &jb;
+		rc = fn(in, arg);
+		g_jmp = saved;
+		if (in->nlocks != 0) {
+			g_jmp = &jb;
+			if (setjmp(jb) == 0)
+				ffasim_bug("spinlock", 0, "kvm_host_ffa_handler", "returned to the host holding a hyp spinlock");
+			g_jmp = saved;
+			rc = ABORT_BUG;
+		}
+	} else {
+		g_jmp = saved;
+	}
+	if (rc < 0) {
+		/* The call did not finish: release what it held so the world can go on (the hyp would be wedged). */
+		for (i = 0; i < in->nlocks; i++)
+			*(uint32_t *)in->locks[i] = 0;
+		in->nlocks = 0;
+	}
+	if (!g_threw)
+		observe();
+	return rc;
+}
+
+static int run_init(struct inst *in, unsigned int smccc)
+{
+	return ffasim_unit_init(in->window + hyp_off(in), smccc);
+}
+
+static int run_smc(struct inst *in, unsigned int unused)
+{
+	unsigned long long regs[18];
+	int rc;
+
+	(void)in;
+	(void)unused;
+	memcpy(regs, mbox.regs, sizeof(regs));
+	rc = ffasim_unit_host_smc(regs);
+	memcpy(mbox.regs, regs, sizeof(regs));
+	return rc;
+}
+
+/* ---- JS functions ---- */
+
+#define CHECK(call)                                                                   \
+	do {                                                                          \
+		if ((call) != napi_ok) {                                              \
+			napi_throw_error(env, NULL, "ffasim bridge: " #call " failed"); \
+			return NULL;                                                  \
+		}                                                                     \
+	} while (0)
+
+static napi_value get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv)
+{
+	size_t argc = want;
+
+	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < want) {
+		napi_throw_type_error(env, NULL, "ffasim bridge: too few arguments");
+		return NULL;
+	}
+	return argv[0];
+}
+
+/* setCallbacks(dispatch, event): the JS side of every call out of the code. */
+static napi_value js_set_callbacks(napi_env env, napi_callback_info info)
+{
+	napi_value argv[2];
+
+	if (get_args(env, info, 2, argv) == NULL)
+		return NULL;
+	if (g_dispatch != NULL)
+		napi_delete_reference(env, g_dispatch);
+	if (g_event != NULL)
+		napi_delete_reference(env, g_event);
+	CHECK(napi_create_reference(env, argv[0], 1, &g_dispatch));
+	CHECK(napi_create_reference(env, argv[1], 1, &g_event));
+	g_env = env;
+	return NULL;
+}
+
+static napi_value js_mailbox(napi_env env, napi_callback_info info)
+{
+	static napi_ref ref;
+	napi_value ab;
+
+	(void)info;
+	if (ref != NULL) {
+		CHECK(napi_get_reference_value(env, ref, &ab));
+		return ab;
+	}
+	CHECK(napi_create_external_arraybuffer(env, mbox.bytes, sizeof(mbox), NULL, NULL, &ab));
+	CHECK(napi_create_reference(env, ab, 1, &ref));
+	return ab;
+}
+
+/* create(hypPhys, hypPages, pageSize) → [handle, window ArrayBuffer, hyp offset, slot count] */
+static napi_value js_create(napi_env env, napi_callback_info info)
+{
+	napi_value argv[3], out, handle, ab, v;
+	double hyp_phys;
+	uint32_t hyp_pages, page;
+	struct inst *in;
+	int i;
+
+	if (get_args(env, info, 3, argv) == NULL)
+		return NULL;
+	CHECK(napi_get_value_double(env, argv[0], &hyp_phys));
+	CHECK(napi_get_value_uint32(env, argv[1], &hyp_pages));
+	CHECK(napi_get_value_uint32(env, argv[2], &page));
+	in = calloc(1, sizeof(*in));
+	in->page = page;
+	in->hyp_phys = (unsigned long long)hyp_phys;
+	in->hyp_pages = hyp_pages;
+	in->window_len = slot_off(in, NSLOTS);
+	in->map_len = in->window_len + page;
+	in->map = mmap(NULL, in->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (in->map == MAP_FAILED) {
+		free(in);
+		napi_throw_error(env, NULL, "ffasim bridge: mmap of the hyp window failed");
+		return NULL;
+	}
+	in->window = (unsigned char *)(((uintptr_t)in->map + page - 1) & ~(uintptr_t)(page - 1));
+	in->state = calloc(1, ffasim_unit_state_size());
+	/* Everything but the hyp pages starts inaccessible. */
+	protect(in, 0, in->window_len, 0);
+	protect(in, hyp_off(in), in->hyp_pages * in->page, 1);
+	for (i = 0; i < NSLOTS; i++)
+		in->slots[i].used = 0;
+	CHECK(napi_create_external(env, in, NULL, NULL, &handle));
+	CHECK(napi_create_external_arraybuffer(env, in->window, in->window_len, window_finalize, in, &ab));
+	CHECK(napi_create_array_with_length(env, 4, &out));
+	CHECK(napi_set_element(env, out, 0, handle));
+	CHECK(napi_set_element(env, out, 1, ab));
+	CHECK(napi_create_double(env, (double)hyp_off(in), &v));
+	CHECK(napi_set_element(env, out, 2, v));
+	CHECK(napi_create_uint32(env, NSLOTS, &v));
+	CHECK(napi_set_element(env, out, 3, v));
+	return out;
+}
+
+static struct inst *get_inst(napi_env env, napi_value v)
+{
+	void *p = NULL;
+
+	if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL) {
+		napi_throw_type_error(env, NULL, "ffasim bridge: not an instance handle");
+		return NULL;
+	}
+	return p;
+}
+
+/* init(handle, smcccVersion, proxyPages) → hyp_ffa_init's return value, or an abort kind */
+static napi_value js_init(napi_env env, napi_callback_info info)
+{
+	napi_value argv[3], out;
+	uint32_t smccc, pages;
+	struct inst *in;
+	int rc;
+
+	if (get_args(env, info, 3, argv) == NULL)
+		return NULL;
+	if ((in = get_inst(env, argv[0])) == NULL)
+		return NULL;
+	CHECK(napi_get_value_uint32(env, argv[1], &smccc));
+	CHECK(napi_get_value_uint32(env, argv[2], &pages));
+	switch_to(in);
+	ffasim_unit_state_reset();
+	ffasim_proxy_pages = pages;
+	rc = guarded(in, run_init, smccc);
+	if (g_threw)
+		return NULL;
+	CHECK(napi_create_int32(env, rc, &out));
+	return out;
+}
+
+/* hostSmc(handle) → 1 handled, 0 forwarded, < 0 aborted; x0-x17 in and out through the mailbox */
+static napi_value js_host_smc(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1], out;
+	struct inst *in;
+	int rc;
+
+	if (get_args(env, info, 1, argv) == NULL)
+		return NULL;
+	if ((in = get_inst(env, argv[0])) == NULL)
+		return NULL;
+	rc = guarded(in, run_smc, 0);
+	if (g_threw)
+		return NULL;
+	CHECK(napi_create_int32(env, rc, &out));
+	return out;
+}
+
+static napi_value js_asan(napi_env env, napi_callback_info info)
+{
+	napi_value out;
+
+	(void)info;
+#ifdef FFASIM_ASAN
+	CHECK(napi_get_boolean(env, 1, &out));
+#else
+	CHECK(napi_get_boolean(env, 0, &out));
+#endif
+	return out;
+}
+
+static napi_value init_module(napi_env env, napi_value exports)
+{
+	napi_property_descriptor props[] = {
+		{ "setCallbacks", NULL, js_set_callbacks, NULL, NULL, NULL, napi_default, NULL },
+		{ "mailbox", NULL, js_mailbox, NULL, NULL, NULL, napi_default, NULL },
+		{ "create", NULL, js_create, NULL, NULL, NULL, napi_default, NULL },
+		{ "init", NULL, js_init, NULL, NULL, NULL, napi_default, NULL },
+		{ "hostSmc", NULL, js_host_smc, NULL, NULL, NULL, napi_default, NULL },
+		{ "asan", NULL, js_asan, NULL, NULL, NULL, napi_default, NULL },
+	};
+
+	g_env = env;
+	napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+	return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init_module)
