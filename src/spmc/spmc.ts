@@ -2,7 +2,8 @@
  * The SPMC: the FF-A secure partition manager the pKVM proxy forwards to, seen from the NS physical instance
  * (endpoint 0). Hafnium-like by default (abi.md is the reference for every rule; section numbers below).
  * `smc` takes the caller's register file and returns a new one; protocol failures are FFA_ERROR register files
- * (32-bit codes zero-extended, the Hafnium convention of abi.md §3.2), never exceptions.
+ * (32-bit codes zero-extended, the Hafnium convention of abi.md §3.2), never exceptions. Every rejection and
+ * special answer names its rule (./rules.ts: reason and source) in a `decision` event when a trace is attached.
  */
 import {
   buildMemTransactionInto,
@@ -30,6 +31,7 @@ import type { PhysMem } from '../mem/phys.ts';
 import { isSmc64 } from '../smccc/fid.ts';
 import { RegisterFile } from '../smccc/regs.ts';
 import type { Component, TraceSink } from '../trace/events.ts';
+import { emitRule, type RuleArg, type RuleContext, type SecureRuleId } from './rules.ts';
 import type { PartitionConfig, PartitionContext, SPMCOptions, SPMCQuirks, SPMCTransaction } from './types.ts';
 
 const PAGE = 4096;
@@ -52,6 +54,14 @@ interface Partition {
   pending?: { req: RegisterFile; resumed: number; uuid: string | undefined } | undefined;
   /** FFA_MSG_SEND2 inbox (one message, owned until the partition reads it). */
   inbox?: Uint8Array | undefined;
+}
+
+/** Why a send is refused: the error, its rule (./rules.ts) and the values its text shows. */
+interface Refusal {
+  code: FfaErrorName;
+  rule: SecureRuleId;
+  a?: RuleArg;
+  b?: RuleArg;
 }
 
 interface Tx {
@@ -91,6 +101,8 @@ export class SPMC {
   private readonly trace: TraceSink | undefined;
   private readonly q: SPMCQuirks;
   private readonly o: SPMCOptions;
+  /** What rule texts may depend on (the version-lock policy). */
+  private readonly ruleCtx: RuleContext;
   private readonly parts: Partition[];
   /** Version the NS endpoint negotiated (undefined until its first call). */
   private ns: VersionWord | undefined;
@@ -117,6 +129,7 @@ export class SPMC {
     this.spmcId = o.spmcId ?? 0x8000;
     this.trace = o.trace;
     this.q = o.quirks ?? {};
+    this.ruleCtx = { versionLock: o.versionLock ?? 'hafnium' };
     this.parts = o.partitions.map((cfg) => ({
       cfg,
       uuids: cfg.uuids.map((u) => uuidParse(u) ?? new Uint8Array(16)),
@@ -194,7 +207,7 @@ export class SPMC {
   smc(regs: RegisterFile): RegisterFile {
     const fid = (regs.w(0) & ~0x10000) >>> 0; // SVE hint stripped (abi.md §1.1)
     const hit = ffaFunctionById(fid);
-    if (hit === undefined) return this.err('NOT_SUPPORTED');
+    if (hit === undefined) return this.reject('NOT_SUPPORTED', 'spmc/dispatch/unknown-fid', fid);
     if (fid !== FFA.VERSION) {
       if (this.ns === undefined) this.ns = this.version;
       if (this.o.versionLock !== 'none') this.locked = true;
@@ -202,7 +215,8 @@ export class SPMC {
     const ns = this.ns ?? this.version;
     // IDs newer than the caller's version, or SMC64 forms introduced later, do not exist for it (abi.md §2).
     const since = introducedIn(hit);
-    if (since > minorName(ns) && fid !== FFA.VERSION) return this.err('NOT_SUPPORTED');
+    if (since > minorName(ns) && fid !== FFA.VERSION)
+      return this.reject('NOT_SUPPORTED', 'spmc/dispatch/newer-than-caller', fid, since);
     switch (fid) {
       case FFA.VERSION:
         return this.version_(regs);
@@ -220,7 +234,7 @@ export class SPMC {
       case FFA.RX_RELEASE:
         return this.rxRelease(regs);
       case FFA.RX_ACQUIRE:
-        return this.err('INVALID_PARAMETERS'); // no VMs behind this NS endpoint
+        return this.reject('INVALID_PARAMETERS', 'spmc/rx-acquire/no-vms'); // no VMs behind this NS endpoint
       case FFA.PARTITION_INFO_GET:
         return this.partitionInfoGet(regs);
       case FFA.PARTITION_INFO_GET_REGS:
@@ -265,7 +279,9 @@ export class SPMC {
         // ERROR/SUCCESS/INTERRUPT as calls, MSG_WAIT, YIELD, legacy MSG_SEND/POLL, DIRECT_RESP from the NWd,
         // MEM_RELINQUISH, MEM_OP_*, NORMAL_WORLD_RESUME, SECONDARY_EP_REGISTER, MEM_PERM_*, CONSOLE_LOG, v1.3 IDs:
         // not valid at the NS physical instance (abi.md §2.2).
-        return this.err('NOT_SUPPORTED');
+        return fid === FFA.MEM_RELINQUISH
+          ? this.reject('NOT_SUPPORTED', 'spmc/relinquish/not-at-nsp')
+          : this.reject('NOT_SUPPORTED', 'spmc/dispatch/not-at-nsp', fid);
     }
   }
 
@@ -280,6 +296,17 @@ export class SPMC {
     return new RegisterFile().setW(0, FFA.SUCCESS).setW(2, w2).setW(3, w3);
   }
 
+  /** An FFA_ERROR answer and the rule that made it (the decision event is built only with a trace attached). */
+  private reject(code: FfaErrorName, rule: SecureRuleId, a?: RuleArg, b?: RuleArg): RegisterFile {
+    if (this.trace !== undefined) emitRule(this.trace, rule, code, a, b, this.ruleCtx);
+    return this.err(code);
+  }
+
+  /** A special answer's rule (`answer` names an error answer that is not an FFA_ERROR register file). */
+  private decide(rule: SecureRuleId, answer?: string, a?: RuleArg, b?: RuleArg): void {
+    if (this.trace !== undefined) emitRule(this.trace, rule, answer, a, b, this.ruleCtx);
+  }
+
   private note(text: string, who: Component = 'spmc'): void {
     this.trace?.emit({ kind: 'note', who, text });
   }
@@ -289,21 +316,30 @@ export class SPMC {
 
   private version_(regs: RegisterFile): RegisterFile {
     const req = regs.w(1);
-    const notSupported = (): RegisterFile =>
-      this.q.versionNotSupported32
-        ? new RegisterFile().setW(0, 0xffff_ffff)
-        : new RegisterFile().setX(0, -1n);
-    if ((req & 0x8000_0000) !== 0) return notSupported();
+    const notSupported = (rule: SecureRuleId, b?: RuleArg): RegisterFile => {
+      this.decide(rule, 'NOT_SUPPORTED', req, b);
+      if (this.q.versionNotSupported32) {
+        this.decide('spmc/quirk/version-not-supported32');
+        return new RegisterFile().setW(0, 0xffff_ffff);
+      }
+      return new RegisterFile().setX(0, -1n);
+    };
+    if ((req & 0x8000_0000) !== 0) return notSupported('spmc/version/bit31');
     const policy = this.o.versionLock ?? 'hafnium';
     if (this.locked && this.ns !== undefined) {
-      if (policy === 'tfa') return new RegisterFile().setW(0, this.ns);
-      if (req !== this.ns) return notSupported();
+      if (policy === 'tfa') {
+        this.decide('spmc/version/locked-tfa', undefined, req, this.ns);
+        return new RegisterFile().setW(0, this.ns);
+      }
+      if (req !== this.ns) return notSupported('spmc/version/locked-differs', this.ns);
+      this.decide('spmc/version/locked-same', undefined, req);
       return new RegisterFile().setW(0, this.version);
     }
     const compatible =
       versionMajor(req) === versionMajor(this.version) && versionMinor(req) <= versionMinor(this.version);
     if (!compatible) {
-      if (policy === 'hafnium') return notSupported();
+      if (policy === 'hafnium') return notSupported('spmc/version/incompatible', this.version);
+      this.decide('spmc/version/incompatible-own', undefined, req, this.version);
       return new RegisterFile().setW(0, this.version);
     }
     this.ns = req;
@@ -318,18 +354,25 @@ export class SPMC {
     const props = regs.w(2);
     const ns = this.ns ?? this.version;
     if ((id & 0x8000_0000) === 0) {
-      if ((id & 0x7fff_ff00) !== 0 || props !== 0) return this.err('NOT_SUPPORTED');
+      if ((id & 0x7fff_ff00) !== 0 || props !== 0)
+        return this.reject('NOT_SUPPORTED', 'spmc/features/feature-id-mbz', id, props);
       // NPI and MEI only for partitions at virtual instances; SRI for NS endpoints (abi.md §4.1).
-      return id === 2 && versionMinor(ns) >= 1 ? this.success(SRI_INTID) : this.err('NOT_SUPPORTED');
+      return id === 2 && versionMinor(ns) >= 1
+        ? this.success(SRI_INTID)
+        : this.reject('NOT_SUPPORTED', 'spmc/features/feature-id-unsupported', id);
     }
-    if (!this.implemented(id)) return this.err('NOT_SUPPORTED');
+    if (!this.implemented(id)) return this.reject('NOT_SUPPORTED', 'spmc/features/not-implemented', id);
     const hit = ffaFunctionById(id);
     const since = introducedIn(hit);
-    if (since > minorName(ns)) return this.err('NOT_SUPPORTED');
+    if (since > minorName(ns))
+      return this.reject('NOT_SUPPORTED', 'spmc/features/newer-than-caller', id, since);
     if (id === FFA.RXTX_MAP || id === FFA.RXTX_MAP64) {
       let w2 = this.o.rxtxMinSize ?? 0;
       if (versionMinor(ns) >= 2) w2 |= ((this.o.rxtxMaxPages ?? 0) & 0xffff) << 16;
-      w2 |= this.q.featuresRxtxExtraBits ?? 0;
+      if (this.q.featuresRxtxExtraBits !== undefined) {
+        w2 |= this.q.featuresRxtxExtraBits;
+        this.decide('spmc/quirk/features-rxtx-extra-bits', undefined, this.q.featuresRxtxExtraBits);
+      }
       return this.success(w2 >>> 0);
     }
     if (id === FFA.MEM_RETRIEVE_REQ || id === FFA.MEM_RETRIEVE_REQ64) {
@@ -393,35 +436,41 @@ export class SPMC {
     const tx = smc64 ? regs.xNumber(1) : regs.w(1);
     const rx = smc64 ? regs.xNumber(2) : regs.w(2);
     const w3 = regs.w(3);
-    if (tx === undefined || rx === undefined) return this.err('INVALID_PARAMETERS');
+    if (tx === undefined || rx === undefined)
+      return this.reject('INVALID_PARAMETERS', 'spmc/rxtx-map/address');
     // The hypervisor-forwarding form (w1 = w2 = w3 = 0, descriptor in the hyp TX) is not supported here (the TF-A
     // EL3 SPMC rejects it too, abi.md §6.1).
-    if ((w3 & ~0x3f) !== 0) return this.err('INVALID_PARAMETERS');
+    if (tx === 0 && rx === 0 && w3 === 0)
+      return this.reject('INVALID_PARAMETERS', 'spmc/rxtx-map/forwarding-form');
+    if ((w3 & ~0x3f) !== 0) return this.reject('INVALID_PARAMETERS', 'spmc/rxtx-map/w3-mbz', w3);
     const pages = w3 & 0x3f;
     const min = [1, 16, 4][this.o.rxtxMinSize ?? 0]!;
     const max = this.o.mailboxPages ?? 16;
-    if (pages === 0 || pages > max || pages < min) return this.err('INVALID_PARAMETERS');
+    if (pages === 0 || pages > max || pages < min)
+      return this.reject('INVALID_PARAMETERS', 'spmc/rxtx-map/page-count', pages, `${min}–${max}`);
     const align = min * PAGE;
-    if (tx % align !== 0 || rx % align !== 0) return this.err('INVALID_PARAMETERS');
+    if (tx % align !== 0 || rx % align !== 0)
+      return this.reject('INVALID_PARAMETERS', 'spmc/rxtx-map/alignment', align);
     const size = pages * PAGE;
-    if (tx < rx + size && rx < tx + size) return this.err('INVALID_PARAMETERS');
-    if (this.rxtx !== undefined) return this.err('DENIED');
+    if (tx < rx + size && rx < tx + size) return this.reject('INVALID_PARAMETERS', 'spmc/rxtx-map/overlap');
+    if (this.rxtx !== undefined) return this.reject('DENIED', 'spmc/rxtx-map/already-mapped');
     this.rxtx = { tx, rx, pages };
     this.rxFull = false;
     return this.success();
   }
 
   private rxtxUnmap(regs: RegisterFile): RegisterFile {
-    if (regs.w(1) !== 0) return this.err('INVALID_PARAMETERS');
-    if (this.rxtx === undefined) return this.err('INVALID_PARAMETERS');
+    if (regs.w(1) !== 0) return this.reject('INVALID_PARAMETERS', 'spmc/rxtx-unmap/id', regs.w(1));
+    if (this.rxtx === undefined) return this.reject('INVALID_PARAMETERS', 'spmc/rxtx-unmap/not-mapped');
     this.rxtx = undefined;
     this.rxFull = false;
     return this.success();
   }
 
   private rxRelease(regs: RegisterFile): RegisterFile {
-    if ((regs.w(1) & 0xffff) !== 0) return this.err('INVALID_PARAMETERS');
-    if (this.rxtx === undefined || !this.rxFull) return this.err('DENIED');
+    if ((regs.w(1) & 0xffff) !== 0)
+      return this.reject('INVALID_PARAMETERS', 'spmc/rx-release/id', regs.w(1) & 0xffff);
+    if (this.rxtx === undefined || !this.rxFull) return this.reject('DENIED', 'spmc/rx-release/not-owned');
     this.rxFull = false;
     return this.success();
   }
@@ -470,18 +519,29 @@ export class SPMC {
     const ns = this.ns ?? this.version;
     const uuid = uuidFromW4(regs.w(1), regs.w(2), regs.w(3), regs.w(4));
     const flags = versionMinor(ns) >= 1 ? regs.w(5) : 0;
-    if ((flags & ~1) !== 0) return this.err('INVALID_PARAMETERS');
+    if ((flags & ~1) !== 0) return this.reject('INVALID_PARAMETERS', 'spmc/part-info/flags', flags);
     const list = this.matching(uuid);
-    if (list.length === 0) return this.err('INVALID_PARAMETERS');
+    if (list.length === 0)
+      return this.reject(
+        'INVALID_PARAMETERS',
+        'spmc/part-info/unknown-uuid',
+        this.trace === undefined ? undefined : uuidFormat(uuid),
+      );
     const count = this.q.partitionInfoCount ?? list.length;
+    if (this.q.partitionInfoCount !== undefined)
+      this.decide('spmc/quirk/part-info-count', undefined, count, list.length);
     if ((flags & 1) !== 0) return this.success(count);
-    if (this.rxtx === undefined) return this.err('DENIED');
-    if (this.rxFull) return this.err('BUSY');
+    if (this.rxtx === undefined) return this.reject('DENIED', 'spmc/part-info/no-rx');
+    if (this.rxFull) return this.reject('BUSY', 'spmc/part-info/rx-busy');
     const v = descVersionOf(ns);
     const bytes = buildPartitionInfo(list, v);
-    if (bytes.length > this.rxtx.pages * PAGE) return this.err('NO_MEMORY');
+    if (bytes.length > this.rxtx.pages * PAGE)
+      return this.reject('NO_MEMORY', 'spmc/part-info/no-memory', bytes.length, this.rxtx.pages * PAGE);
     this.writeRx(bytes);
-    const size = this.q.partitionInfoSize ?? (v === '1.0' ? 0 : 24);
+    const natural = v === '1.0' ? 0 : 24;
+    const size = this.q.partitionInfoSize ?? natural;
+    if (this.q.partitionInfoSize !== undefined)
+      this.decide('spmc/quirk/part-info-size', undefined, size, natural);
     return this.success(count, size);
   }
 
@@ -489,9 +549,16 @@ export class SPMC {
     const uuid = uuidFromX2(regs.x(1), regs.x(2));
     const start = regs.w(3) & 0xffff;
     const tag = (regs.w(3) >>> 16) & 0xffff;
-    if (tag !== 0) return this.err('RETRY');
+    if (tag !== 0) return this.reject('RETRY', 'spmc/part-info-regs/tag', tag);
     const list = this.matching(uuid);
-    if (list.length === 0 || start >= list.length) return this.err('INVALID_PARAMETERS');
+    if (list.length === 0)
+      return this.reject(
+        'INVALID_PARAMETERS',
+        'spmc/part-info-regs/unknown-uuid',
+        this.trace === undefined ? undefined : uuidFormat(uuid),
+      );
+    if (start >= list.length)
+      return this.reject('INVALID_PARAMETERS', 'spmc/part-info-regs/start-index', start, list.length);
     const last = list.length - 1;
     const end = Math.min(last, start + 4);
     const out = new RegisterFile().setW(0, FFA.SUCCESS64);
@@ -513,20 +580,23 @@ export class SPMC {
   private directReq(regs: RegisterFile, req2: boolean): RegisterFile {
     const sender = regs.w(1) >>> 16;
     const receiver = regs.w(1) & 0xffff;
-    if (sender !== 0) return this.err('INVALID_PARAMETERS');
+    if (sender !== 0) return this.reject('INVALID_PARAMETERS', 'spmc/direct/sender', sender);
     const p = this.parts.find((x) => x.cfg.id === receiver);
-    if (p === undefined) return this.err('INVALID_PARAMETERS');
+    if (p === undefined) return this.reject('INVALID_PARAMETERS', 'spmc/direct/unknown-receiver', receiver);
     let uuid: string | undefined;
     if (req2) {
-      if ((p.cfg.properties & (1 << 9)) === 0) return this.err('DENIED');
+      if ((p.cfg.properties & (1 << 9)) === 0)
+        return this.reject('DENIED', 'spmc/direct/req2-not-receiver', receiver);
       const u = uuidFromX2(regs.x(2), regs.x(3));
-      if (!uuidIsNil(u) && !p.uuids.some((x) => uuidEquals(x, u))) return this.err('INVALID_PARAMETERS');
       uuid = uuidFormat(u);
+      if (!uuidIsNil(u) && !p.uuids.some((x) => uuidEquals(x, u)))
+        return this.reject('INVALID_PARAMETERS', 'spmc/direct/req2-unknown-uuid', receiver, uuid);
     } else {
-      if ((p.cfg.properties & 1) === 0) return this.err('DENIED');
-      if (regs.w(2) !== 0) return this.err('INVALID_PARAMETERS'); // partition messages: w2 MBZ (v1.2 Table 16.6)
+      if ((p.cfg.properties & 1) === 0) return this.reject('DENIED', 'spmc/direct/not-receiver', receiver);
+      // Partition messages: w2 MBZ (v1.2 Table 16.6).
+      if (regs.w(2) !== 0) return this.reject('INVALID_PARAMETERS', 'spmc/direct/w2-mbz', regs.w(2));
     }
-    if (p.pending !== undefined) return this.err('BUSY');
+    if (p.pending !== undefined) return this.reject('BUSY', 'spmc/direct/busy', receiver);
     // What the partition sees: SMC32 requests carry only the low halves (HF api_ffa_value_copy32).
     const seen = regs.clone();
     if (!isSmc64(regs.w(0))) for (let i = 0; i < 18; i++) seen.setW(i, regs.w(i));
@@ -543,6 +613,7 @@ export class SPMC {
     const fid = ans.w(0);
     if (fid === FFA.YIELD || fid === FFA.INTERRUPT) {
       p.pending = { req, resumed, uuid };
+      this.decide(fid === FFA.YIELD ? 'spmc/direct/yield' : 'spmc/direct/interrupt', undefined, p.cfg.id);
       // The caller resumes with FFA_RUN(target info = partition << 16 | vCPU).
       const out = new RegisterFile().setW(0, fid).setW(1, (p.cfg.id << 16) >>> 0);
       if (fid === FFA.INTERRUPT) out.setW(2, ans.w(2));
@@ -556,15 +627,14 @@ export class SPMC {
           ? FFA.MSG_SEND_DIRECT_RESP64
           : FFA.MSG_SEND_DIRECT_RESP;
     if (fid === want || fid === FFA.ERROR) return ans;
-    this.note(`partition 0x${p.cfg.id.toString(16)} answered ${ans.toHex()[0]} to a direct request: ABORTED`);
-    return this.err('ABORTED');
+    return this.reject('ABORTED', 'spmc/direct/bad-response', p.cfg.id, fid);
   }
 
   private run(regs: RegisterFile): RegisterFile {
     const id = regs.w(1) >>> 16;
     const p = this.parts.find((x) => x.cfg.id === id);
-    if (p === undefined) return this.err('INVALID_PARAMETERS');
-    if (p.pending === undefined) return this.err('DENIED');
+    if (p === undefined) return this.reject('INVALID_PARAMETERS', 'spmc/run/unknown-partition', id);
+    if (p.pending === undefined) return this.reject('DENIED', 'spmc/run/nothing-pending', id);
     const pend = p.pending;
     return this.deliver(p, pend.req, pend.resumed + 1, pend.uuid);
   }
@@ -595,10 +665,14 @@ export class SPMC {
       resumed,
       retrieve: (handle) => {
         const t = this.txs.get(hkey(handle));
-        if (t === undefined || !t.complete || t.parsed === undefined)
+        if (t === undefined || !t.complete || t.parsed === undefined) {
+          this.decide('spmc/sp-retrieve/unknown-handle', 'INVALID_PARAMETERS', id, handle);
           return { ok: false, error: 'INVALID_PARAMETERS' };
-        if (!t.parsed.emads.some((e) => e.access.endpointId === id))
+        }
+        if (!t.parsed.emads.some((e) => e.access.endpointId === id)) {
+          this.decide('spmc/sp-retrieve/not-borrower', 'INVALID_PARAMETERS', id, handle);
           return { ok: false, error: 'INVALID_PARAMETERS' };
+        }
         const cs = t.parsed.composite?.constituents ?? [];
         for (const c of cs) {
           const why = this.o.checkMap?.(c.address, c.pageCount);
@@ -622,7 +696,10 @@ export class SPMC {
       relinquish: (handle) => {
         const t = this.txs.get(hkey(handle));
         const at = t?.retrievedBy.indexOf(id) ?? -1;
-        if (t === undefined || at < 0) return { ok: false, error: 'INVALID_PARAMETERS' };
+        if (t === undefined || at < 0) {
+          this.decide('spmc/sp-relinquish/not-retrieved', 'INVALID_PARAMETERS', id, handle);
+          return { ok: false, error: 'INVALID_PARAMETERS' };
+        }
         t.retrievedBy.splice(at, 1);
         this.txChanges++;
         return { ok: true };
@@ -644,11 +721,14 @@ export class SPMC {
     const total = regs.w(1);
     const frag = regs.w(2);
     const addr = smc32 ? BigInt(regs.w(3)) : regs.x(3);
-    if (addr !== 0n || regs.w(4) !== 0) return this.err('INVALID_PARAMETERS'); // no dynamic buffers (§9.5 #1)
-    if (this.rxtx === undefined) return this.err('DENIED');
+    // No dynamic buffers (§9.5 #1).
+    if (addr !== 0n || regs.w(4) !== 0)
+      return this.reject('INVALID_PARAMETERS', 'spmc/mem-send/dynamic-buffer');
+    if (this.rxtx === undefined) return this.reject('DENIED', 'spmc/mem-send/no-tx');
     const txSize = this.rxtx.pages * PAGE;
-    if (frag === 0 || frag > total || frag > txSize) return this.err('INVALID_PARAMETERS'); // §9.5 #2
-    if (total > 1 << 24) return this.err('NO_MEMORY');
+    if (frag === 0 || frag > total || frag > txSize)
+      return this.reject('INVALID_PARAMETERS', 'spmc/mem-send/fragment-length', frag, total); // §9.5 #2
+    if (total > 1 << 24) return this.reject('NO_MEMORY', 'spmc/mem-send/total-length', total);
     const version = descVersionOf(this.ns ?? this.version);
     // A whole descriptor is parsed from a reused buffer and only the parsed transaction is kept; a fragmented one
     // needs its own buffer until the last fragment arrives.
@@ -669,12 +749,14 @@ export class SPMC {
     if (frag < total) {
       // The first fragment must hold the header, the EMADs and the composite header (§9.5 #3, #6).
       if (this.constituentsStart(t) === undefined || (frag - (this.constituentsStart(t) ?? 0)) % 16 !== 0) {
-        return this.err('INVALID_PARAMETERS');
+        return this.reject('INVALID_PARAMETERS', 'spmc/mem-send/first-fragment', frag);
       }
       t.handle = this.allocHandle();
       this.txs.set(hkey(t.handle), t);
       this.txChanges++;
       const off = frag + (this.q.fragRxOffsetSkew ?? 0);
+      if (this.q.fragRxOffsetSkew !== undefined)
+        this.decide('spmc/quirk/frag-rx-offset-skew', undefined, off >>> 0, frag);
       return new RegisterFile()
         .setW(0, FFA.MEM_FRAG_RX)
         .setPair(1, Number(t.handle & 0xffff_ffffn), 0)
@@ -682,7 +764,7 @@ export class SPMC {
         .setW(3, off >>> 0);
     }
     const e = this.validate(t);
-    if (e !== undefined) return this.err(e);
+    if (e !== undefined) return this.refuse(e);
     t.buf = EMPTY; // parsed; the scratch bytes are reused by the next call
     t.handle = this.allocHandle();
     t.complete = true;
@@ -698,44 +780,61 @@ export class SPMC {
   }
 
   private sendSuccess(handle: bigint): RegisterFile {
+    if (this.q.shareSuccess64) this.decide('spmc/quirk/share-success64');
     const out = new RegisterFile().setW(0, this.q.shareSuccess64 ? FFA.SUCCESS64 : FFA.SUCCESS);
     out.setW(2, Number(handle & 0xffff_ffffn)).setW(3, Number(handle >> 32n));
     return out;
   }
 
-  /** Semantic checks of a complete send (§9.3, §9.5); returns an error name or undefined. */
-  private validate(t: Tx): FfaErrorName | undefined {
+  /** A refused send as an FFA_ERROR, with its rule. */
+  private refuse(e: Refusal): RegisterFile {
+    return this.reject(e.code, e.rule, e.a, e.b);
+  }
+
+  /** Semantic checks of a complete send (§9.3, §9.5); returns why it is refused, or undefined. */
+  private validate(t: Tx): Refusal | undefined {
     const r = parseMemTransaction(t.buf.subarray(0, t.total), t.version, {
       kind: 'send',
       exactLength: this.o.exactLength !== false,
     });
     if (!r.ok) {
-      this.note(`rejected ${t.kind} descriptor: ${r.error.code} ${r.error.message}`);
-      return 'INVALID_PARAMETERS';
+      const why = this.trace === undefined ? undefined : `${r.error.code} ${r.error.message}`;
+      return { code: 'INVALID_PARAMETERS', rule: 'spmc/mem-send/descriptor', a: t.kind, b: why };
     }
     const d = r.value;
-    if (d.sender !== 0) return 'DENIED'; // the sender must be the caller (§9.5 #13)
-    if (t.kind === 'donate' && d.emads.length !== 1) return 'INVALID_PARAMETERS';
+    // The sender must be the caller (§9.5 #13).
+    if (d.sender !== 0) return { code: 'DENIED', rule: 'spmc/mem-send/sender', a: d.sender };
+    if (t.kind === 'donate' && d.emads.length !== 1)
+      return { code: 'INVALID_PARAMETERS', rule: 'spmc/mem-send/donate-receivers', a: d.emads.length };
     const seen = new Set<number>();
     for (const e of d.emads) {
       const id = e.access.endpointId;
       if (id === d.sender || seen.has(id) || this.parts.every((p) => p.cfg.id !== id))
-        return 'INVALID_PARAMETERS'; // #14
+        return { code: 'INVALID_PARAMETERS', rule: 'spmc/mem-send/receiver', a: id }; // #14
       seen.add(id);
       const data = e.access.permissions & 3;
       const instr = (e.access.permissions >> 2) & 3;
-      if ((e.access.permissions & 0xf0) !== 0 || e.access.flags !== 0) return 'INVALID_PARAMETERS';
-      if (t.kind !== 'donate' && (data === 0 || data === 3)) return 'INVALID_PARAMETERS';
-      if (instr !== 0) return 'INVALID_PARAMETERS';
+      if ((e.access.permissions & 0xf0) !== 0 || e.access.flags !== 0)
+        return { code: 'INVALID_PARAMETERS', rule: 'spmc/mem-send/access-mbz', a: id };
+      if (t.kind !== 'donate' && (data === 0 || data === 3))
+        return { code: 'INVALID_PARAMETERS', rule: 'spmc/mem-send/data-access', a: id };
+      if (instr !== 0) return { code: 'INVALID_PARAMETERS', rule: 'spmc/mem-send/instruction-access', a: id };
     }
-    if (t.version !== '1.0' && (d.attributes & 0x40) !== 0) return 'INVALID_PARAMETERS'; // NS bit MBZ on send
-    if ((d.flags & ~0x1) !== 0) return 'INVALID_PARAMETERS'; // HF accepts only bit 0 (§9.4)
-    if (t.kind === 'share' && (d.flags & 1) !== 0) return 'INVALID_PARAMETERS';
+    // NS bit MBZ on send.
+    if (t.version !== '1.0' && (d.attributes & 0x40) !== 0)
+      return { code: 'INVALID_PARAMETERS', rule: 'spmc/mem-send/ns-bit' };
+    // HF accepts only bit 0 (§9.4).
+    if ((d.flags & ~0x1) !== 0)
+      return { code: 'INVALID_PARAMETERS', rule: 'spmc/mem-send/flags', a: d.flags };
+    if (t.kind === 'share' && (d.flags & 1) !== 0)
+      return { code: 'INVALID_PARAMETERS', rule: 'spmc/mem-send/share-zero' };
     const type = (d.attributes >> 4) & 3;
     if (t.kind === 'share' || d.emads.length > 1) {
-      if (d.attributes !== 0x2f && !(type === 1 && ((d.attributes >> 2) & 3) === 0)) return 'DENIED';
+      if (d.attributes !== 0x2f && !(type === 1 && ((d.attributes >> 2) & 3) === 0))
+        return { code: 'DENIED', rule: 'spmc/mem-send/share-attributes', a: d.attributes };
     } else if (type !== 0) {
-      return 'INVALID_PARAMETERS'; // LEND to one borrower / DONATE: attributes not specified
+      // LEND to one borrower / DONATE: attributes not specified.
+      return { code: 'INVALID_PARAMETERS', rule: 'spmc/mem-send/lend-attributes', a: d.attributes };
     }
     // The region must be owned exclusively by the sender: not part of another live transaction (#16). Other
     // transactions' ranges are sorted once, then each new constituent is placed by binary search.
@@ -763,7 +862,8 @@ export class SPMC {
           if (held[mid]![0] < end) lo = mid + 1;
           else hi = mid;
         }
-        if (lo > 0 && maxEnd[lo - 1]! > a.address) return 'DENIED';
+        if (lo > 0 && maxEnd[lo - 1]! > a.address)
+          return { code: 'DENIED', rule: 'spmc/mem-send/not-exclusive', a: a.address };
       }
     }
     t.parsed = d;
@@ -774,17 +874,21 @@ export class SPMC {
     const handle = (BigInt(regs.w(2)) << 32n) | BigInt(regs.w(1));
     const len = regs.w(3);
     const t = this.txs.get(hkey(handle));
-    if (t === undefined || t.complete || this.rxtx === undefined) return this.err('INVALID_PARAMETERS'); // §9.5 #25
-    if ((regs.w(4) & 0xffff) !== 0) return this.err('INVALID_PARAMETERS');
+    // §9.5 #25
+    if (t === undefined) return this.reject('INVALID_PARAMETERS', 'spmc/frag-tx/unknown-handle', handle);
+    if (t.complete) return this.reject('INVALID_PARAMETERS', 'spmc/frag-tx/complete', handle);
+    if (this.rxtx === undefined) return this.reject('INVALID_PARAMETERS', 'spmc/frag-tx/no-tx');
+    if ((regs.w(4) & 0xffff) !== 0)
+      return this.reject('INVALID_PARAMETERS', 'spmc/frag-tx/sender', regs.w(4));
     if (len === 0 || len % 16 !== 0 || len > this.rxtx.pages * PAGE || t.received + len > t.total) {
       this.txs.delete(hkey(handle));
       this.txChanges++;
-      return this.err('INVALID_PARAMETERS');
+      return this.reject('INVALID_PARAMETERS', 'spmc/frag-tx/length', len, t.total);
     }
     if (++t.fragments > (this.o.maxFragments ?? 64)) {
       this.txs.delete(hkey(handle));
       this.txChanges++;
-      return this.err('NO_MEMORY');
+      return this.reject('NO_MEMORY', 'spmc/frag-tx/too-many', this.o.maxFragments ?? 64);
     }
     this.txChanges++;
     this.mem.readInto(this.rxtx.tx, t.buf.subarray(t.received, t.received + len));
@@ -800,7 +904,7 @@ export class SPMC {
     if (e !== undefined) {
       this.txs.delete(hkey(handle));
       this.txChanges++;
-      return this.err(e);
+      return this.refuse(e);
     }
     t.complete = true;
     t.buf = EMPTY; // parsed: the fragments' buffer is no longer needed
@@ -812,24 +916,28 @@ export class SPMC {
     const frag = regs.w(2);
     const addr = smc32 ? BigInt(regs.w(3)) : regs.x(3);
     if (addr !== 0n || regs.w(4) !== 0 || total !== frag || total === 0)
-      return this.err('INVALID_PARAMETERS');
-    if (this.rxtx === undefined) return this.err('DENIED');
-    if (total > this.rxtx.pages * PAGE) return this.err('INVALID_PARAMETERS');
+      return this.reject('INVALID_PARAMETERS', 'spmc/retrieve/args', total, frag);
+    if (this.rxtx === undefined) return this.reject('DENIED', 'spmc/retrieve/no-rxtx');
+    if (total > this.rxtx.pages * PAGE)
+      return this.reject('INVALID_PARAMETERS', 'spmc/retrieve/length', total);
     const version = descVersionOf(this.ns ?? this.version);
     const H = headerSize(version);
-    if (total < H) return this.err('INVALID_PARAMETERS');
+    if (total < H) return this.reject('INVALID_PARAMETERS', 'spmc/retrieve/length', total);
     // Read in place from the NS TX page (no copy, no view per call).
     const tx = this.rxtx.tx;
     const count = this.mem.uint(tx + 28, 4);
     const handle = this.mem.u64(tx + 8);
     // Only the hypervisor retrieve request (EMAD count 0, all but the handle 0) is valid from the NS endpoint:
     // no NS endpoint is a borrower here (§9.1; §9.5 #19).
-    if (count !== 0) return this.err('INVALID_PARAMETERS');
+    if (count !== 0) return this.reject('INVALID_PARAMETERS', 'spmc/retrieve/borrower-request', count);
     for (let i = 0; i < H; i += 4)
-      if ((i < 8 || i >= 16) && this.mem.uint(tx + i, 4) !== 0) return this.err('INVALID_PARAMETERS');
+      if ((i < 8 || i >= 16) && this.mem.uint(tx + i, 4) !== 0)
+        return this.reject('INVALID_PARAMETERS', 'spmc/retrieve/mbz', i);
     const t = this.txs.get(hkey(handle));
-    if (t === undefined || !t.complete || t.parsed === undefined) return this.err('INVALID_PARAMETERS');
-    if (this.rxFull) return this.err('BUSY');
+    if (t === undefined) return this.reject('INVALID_PARAMETERS', 'spmc/retrieve/unknown-handle', handle);
+    if (!t.complete || t.parsed === undefined)
+      return this.reject('INVALID_PARAMETERS', 'spmc/retrieve/incomplete', handle);
+    if (this.rxFull) return this.reject('BUSY', 'spmc/retrieve/rx-busy');
     const d = t.parsed;
     const typeBits = t.kind === 'share' ? 1 : t.kind === 'lend' ? 2 : 3;
     const resp = memTransaction({
@@ -848,6 +956,7 @@ export class SPMC {
     let totalLen = bytes.length;
     let fragLen: number | undefined;
     if (this.q.retrieveResponse !== undefined) {
+      this.decide('spmc/quirk/retrieve-response', undefined, handle);
       const m = this.q.retrieveResponse(bytes, { handle, version });
       bytes = m.bytes;
       totalLen = m.totalLength ?? bytes.length;
@@ -864,16 +973,19 @@ export class SPMC {
     const handle = (BigInt(regs.w(2)) << 32n) | BigInt(regs.w(1));
     const offset = regs.w(3);
     const bytes = this.responses.get(hkey(handle));
-    if (bytes === undefined || this.rxtx === undefined || (regs.w(4) & 0xffff) !== 0)
-      return this.err('INVALID_PARAMETERS');
-    if (this.rxFull) return this.err('BUSY');
+    if (bytes === undefined) return this.reject('INVALID_PARAMETERS', 'spmc/frag-rx/unknown-handle', handle);
+    if (this.rxtx === undefined) return this.reject('INVALID_PARAMETERS', 'spmc/frag-rx/no-rxtx');
+    if ((regs.w(4) & 0xffff) !== 0)
+      return this.reject('INVALID_PARAMETERS', 'spmc/frag-rx/sender', regs.w(4));
+    if (this.rxFull) return this.reject('BUSY', 'spmc/frag-rx/rx-busy');
     const rxSize = this.rxtx.pages * PAGE;
     if (offset >= bytes.length) {
       this.responses.delete(hkey(handle));
-      return this.err('INVALID_PARAMETERS');
+      return this.reject('INVALID_PARAMETERS', 'spmc/frag-rx/offset', offset, bytes.length);
     }
     const natural = Math.min(rxSize, bytes.length - offset);
     const len = this.q.fragRxLength?.(offset, natural) ?? natural;
+    if (len !== natural) this.decide('spmc/quirk/frag-rx-length', undefined, len, natural);
     this.writeRx(bytes.subarray(offset, offset + Math.min(natural, len)));
     if (offset + natural >= bytes.length) this.responses.delete(hkey(handle));
     return new RegisterFile()
@@ -886,12 +998,20 @@ export class SPMC {
   private reclaim(regs: RegisterFile): RegisterFile {
     const handle = (BigInt(regs.w(2)) << 32n) | BigInt(regs.w(1));
     const flags = regs.w(3);
-    if ((flags & ~3) !== 0) return this.err('INVALID_PARAMETERS');
+    if ((flags & ~3) !== 0) return this.reject('INVALID_PARAMETERS', 'spmc/reclaim/flags', flags);
     const t = this.txs.get(hkey(handle));
     // §9.5 #23: valid handle, sending complete (HF refuses a partly sent one), no borrower still holding it.
-    if (t === undefined || !t.complete) return this.err('INVALID_PARAMETERS');
-    if (t.retrievedBy.length > 0) return this.err('DENIED');
+    if (t === undefined) return this.reject('INVALID_PARAMETERS', 'spmc/reclaim/unknown-handle', handle);
+    if (!t.complete) return this.reject('INVALID_PARAMETERS', 'spmc/reclaim/incomplete', handle);
+    if (t.retrievedBy.length > 0)
+      return this.reject(
+        'DENIED',
+        'spmc/reclaim/retrieved',
+        handle,
+        this.trace === undefined ? undefined : t.retrievedBy.map((id) => `0x${id.toString(16)}`).join(', '),
+      );
     if ((flags & 1) !== 0) {
+      this.decide('spmc/reclaim/zeroed', undefined, handle);
       for (const c of t.parsed?.composite?.constituents ?? [])
         this.mem.fill(Number(c.address), c.pageCount * PAGE, 0);
     }
@@ -919,16 +1039,17 @@ export class SPMC {
     switch (fid) {
       case FFA.NOTIFICATION_BITMAP_CREATE: {
         const id = w1 & 0xffff;
-        if (w1 >>> 16 !== 0 || id >= 0x8000) return this.err('INVALID_PARAMETERS');
-        if (this.bitmaps.has(id)) return this.err('DENIED');
+        if (w1 >>> 16 !== 0 || id >= 0x8000)
+          return this.reject('INVALID_PARAMETERS', 'spmc/notif/bitmap-create-id', w1);
+        if (this.bitmaps.has(id)) return this.reject('DENIED', 'spmc/notif/bitmap-exists', id);
         this.bitmaps.set(id, { vcpus: regs.w(2), bound: new Map(), pending: 0n, pendingFrom: new Map() });
         return this.success();
       }
       case FFA.NOTIFICATION_BITMAP_DESTROY: {
         const id = w1 & 0xffff;
         const b = this.bitmaps.get(id);
-        if (b === undefined || id >= 0x8000) return this.err('DENIED');
-        if (b.pending !== 0n) return this.err('DENIED');
+        if (b === undefined || id >= 0x8000 || b.pending !== 0n)
+          return this.reject('DENIED', 'spmc/notif/bitmap-destroy', id);
         this.bitmaps.delete(id);
         return this.success();
       }
@@ -936,18 +1057,24 @@ export class SPMC {
       case FFA.NOTIFICATION_UNBIND: {
         const sender = w1 >>> 16;
         const receiver = w1 & 0xffff;
-        if (receiver !== 0) return this.err('INVALID_PARAMETERS'); // the receiver is the caller
+        // The receiver is the caller.
+        if (receiver !== 0) return this.reject('INVALID_PARAMETERS', 'spmc/notif/receiver', receiver);
         const b = this.bitmaps.get(0);
-        if (b === undefined) return this.err('DENIED');
-        if (this.parts.every((p) => p.cfg.id !== sender) || bitmap === 0n)
-          return this.err('INVALID_PARAMETERS');
-        if (fid === FFA.NOTIFICATION_BIND && regs.w(2) !== 0) return this.err('INVALID_PARAMETERS');
+        if (b === undefined) return this.reject('DENIED', 'spmc/notif/no-bitmap');
+        if (
+          this.parts.every((p) => p.cfg.id !== sender) ||
+          bitmap === 0n ||
+          (fid === FFA.NOTIFICATION_BIND && regs.w(2) !== 0)
+        )
+          return this.reject('INVALID_PARAMETERS', 'spmc/notif/bind-args', sender);
         for (let i = 0; i < 64; i++) {
           if (((bitmap >> BigInt(i)) & 1n) === 0n) continue;
           const cur = b.bound.get(i);
-          if (fid === FFA.NOTIFICATION_BIND ? cur !== undefined && cur !== sender : cur !== sender)
-            return this.err('DENIED');
-          if (((b.pending >> BigInt(i)) & 1n) !== 0n) return this.err('DENIED');
+          if (
+            (fid === FFA.NOTIFICATION_BIND ? cur !== undefined && cur !== sender : cur !== sender) ||
+            ((b.pending >> BigInt(i)) & 1n) !== 0n
+          )
+            return this.reject('DENIED', 'spmc/notif/bind-conflict', i);
         }
         for (let i = 0; i < 64; i++) {
           if (((bitmap >> BigInt(i)) & 1n) === 0n) continue;
@@ -959,20 +1086,20 @@ export class SPMC {
       case FFA.NOTIFICATION_SET: {
         const sender = w1 >>> 16;
         const receiver = w1 & 0xffff;
-        if (sender !== 0 || bitmap === 0n) return this.err('INVALID_PARAMETERS');
-        const p = this.parts.find((x) => x.cfg.id === receiver);
-        if (p === undefined) return this.err('INVALID_PARAMETERS');
-        if ((p.cfg.properties & 8) === 0) return this.err('DENIED');
+        const p = sender !== 0 || bitmap === 0n ? undefined : this.parts.find((x) => x.cfg.id === receiver);
+        if (p === undefined) return this.reject('INVALID_PARAMETERS', 'spmc/notif/set-args', sender);
+        if ((p.cfg.properties & 8) === 0) return this.reject('DENIED', 'spmc/notif/set-denied', receiver);
         const b = this.bitmapOf(receiver)!;
         for (let i = 0; i < 64; i++)
-          if (((bitmap >> BigInt(i)) & 1n) !== 0n && b.bound.get(i) !== 0) return this.err('DENIED');
+          if (((bitmap >> BigInt(i)) & 1n) !== 0n && b.bound.get(i) !== 0)
+            return this.reject('DENIED', 'spmc/notif/set-denied', receiver);
         b.pending |= bitmap;
         return this.success();
       }
       case FFA.NOTIFICATION_GET: {
-        if ((w1 & 0xffff) !== 0) return this.err('INVALID_PARAMETERS');
+        if ((w1 & 0xffff) !== 0) return this.reject('INVALID_PARAMETERS', 'spmc/notif/receiver', w1 & 0xffff);
         const b = this.bitmaps.get(0);
-        if (b === undefined) return this.err('DENIED');
+        if (b === undefined) return this.reject('DENIED', 'spmc/notif/no-bitmap');
         const fromSp = (regs.w(2) & 1) !== 0 ? b.pending : 0n;
         if ((regs.w(2) & 1) !== 0) b.pending = 0n;
         return this.success(Number(fromSp & 0xffff_ffffn), Number(fromSp >> 32n));
@@ -980,7 +1107,7 @@ export class SPMC {
       default: {
         // INFO_GET: this model's partitions never signal the NS side on their own, so nothing is pending.
         const b = this.bitmaps.get(0);
-        if (b === undefined || b.pending === 0n) return this.err('NO_DATA');
+        if (b === undefined || b.pending === 0n) return this.reject('NO_DATA', 'spmc/notif/no-data');
         const out = new RegisterFile().setW(
           0,
           fid === FFA.NOTIFICATION_INFO_GET64 ? FFA.SUCCESS64 : FFA.SUCCESS,
@@ -993,18 +1120,30 @@ export class SPMC {
 
   private msgSend2(regs: RegisterFile): RegisterFile {
     const ns = this.ns ?? this.version;
-    if (regs.w(1) !== 0 || regs.w(2) !== 0) return this.err('INVALID_PARAMETERS');
-    if (this.rxtx === undefined) return this.err('DENIED');
+    if (regs.w(1) !== 0 || regs.w(2) !== 0)
+      return this.reject('INVALID_PARAMETERS', 'spmc/send2/flags', regs.w(1), regs.w(2));
+    if (this.rxtx === undefined) return this.reject('DENIED', 'spmc/send2/no-tx');
     const buf = this.mem.read(this.rxtx.tx, Math.min(PAGE, this.rxtx.pages * PAGE));
     const h = parseSend2Header(buf, versionMinor(ns) >= 2 ? '1.2' : '1.1');
-    if (!h.ok) return this.err('INVALID_PARAMETERS');
-    if (h.value.sender !== 0 || h.value.receiver === 0) return this.err('INVALID_PARAMETERS');
-    const p = this.parts.find((x) => x.cfg.id === h.value.receiver);
-    if (p === undefined) return this.err('INVALID_PARAMETERS');
-    if ((p.cfg.properties & 4) === 0) return this.err('DENIED');
-    if (p.inbox !== undefined) return this.err('BUSY');
+    if (!h.ok)
+      return this.reject(
+        'INVALID_PARAMETERS',
+        'spmc/send2/header',
+        this.trace === undefined ? undefined : `${h.error.code} ${h.error.message}`,
+      );
+    const p =
+      h.value.sender !== 0 || h.value.receiver === 0
+        ? undefined
+        : this.parts.find((x) => x.cfg.id === h.value.receiver);
+    if (p === undefined)
+      return this.reject('INVALID_PARAMETERS', 'spmc/send2/endpoints', h.value.sender, h.value.receiver);
+    if ((p.cfg.properties & 4) === 0) return this.reject('DENIED', 'spmc/send2/not-supported', p.cfg.id);
+    if (p.inbox !== undefined) return this.reject('BUSY', 'spmc/send2/busy', p.cfg.id);
     p.inbox = buf.slice(0, h.value.payloadOffset + h.value.payloadSize);
-    this.note(`FFA_MSG_SEND2: ${h.value.payloadSize} bytes queued for partition 0x${p.cfg.id.toString(16)}`);
+    if (this.trace !== undefined)
+      this.note(
+        `FFA_MSG_SEND2: ${h.value.payloadSize} bytes queued for partition 0x${p.cfg.id.toString(16)}`,
+      );
     return this.success();
   }
 

@@ -1,12 +1,14 @@
 /**
  * The SPMD at EL3 (TF-A `services/std_svc/spmd`): FF-A calls from the normal world go to the SPMC;
  * FFA_EL3_INTR_HANDLE from the NWd is answered NOT_SUPPORTED here (it is reserved for the SPMC → SPMD
- * direction, abi.md §10); any other SMC is not ours: SMCCC NOT_SUPPORTED (x0 = −1).
+ * direction, abi.md §10); any other SMC is not ours: SMCCC NOT_SUPPORTED (x0 = −1). Both answers name their rule
+ * (./rules.ts) in a `decision` event when a trace is attached.
  */
 import { FFA } from '../ffa/ids.ts';
 import { fidNumber, fidOwner, isFastCall } from '../smccc/fid.ts';
 import { RegisterFile } from '../smccc/regs.ts';
 import type { TraceSink } from '../trace/events.ts';
+import { emitRule } from './rules.ts';
 import type { SPMC } from './spmc.ts';
 
 export class SPMD {
@@ -22,8 +24,14 @@ export class SPMD {
   smc(regs: RegisterFile): RegisterFile {
     const fid = (regs.w(0) & ~0x10000) >>> 0;
     const ffa = isFastCall(fid) && fidOwner(fid) === 4 && fidNumber(fid) >= 0x60 && fidNumber(fid) <= 0xff;
-    if (!ffa) return new RegisterFile().setX(0, -1n);
-    if (fid === FFA.EL3_INTR_HANDLE) return new RegisterFile().setW(0, FFA.ERROR).setW(2, -1 >>> 0);
+    if (!ffa) {
+      if (this.trace !== undefined) emitRule(this.trace, 'spmd/not-ffa', 'SMCCC NOT_SUPPORTED', regs.w(0));
+      return new RegisterFile().setX(0, -1n);
+    }
+    if (fid === FFA.EL3_INTR_HANDLE) {
+      if (this.trace !== undefined) emitRule(this.trace, 'spmd/el3-intr-handle', 'NOT_SUPPORTED');
+      return new RegisterFile().setW(0, FFA.ERROR).setW(2, -1 >>> 0);
+    }
     this.trace?.emit({ kind: 'hop', from: 'spmd', to: 'spmc', dir: 'call', regs: regs.toHex() });
     const out = this.spmc.smc(regs);
     this.trace?.emit({ kind: 'hop', from: 'spmc', to: 'spmd', dir: 'ret', regs: out.toHex() });

@@ -1,7 +1,7 @@
 /**
- * The trace bus: every hop (register file in/out), proxy decision, buffer, page-state change and check is one
- * event. Components emit only when a sink is attached (`trace?.emit(…)`), so tracing costs nothing when off
- * (../shared/STYLE.md habit 9). `seq` is the only clock: logical and deterministic.
+ * The trace bus: every hop (register file in/out), decision (proxy, SPMC, SPMD), buffer, page-state change and
+ * check is one event. Components emit only when a sink is attached (`trace?.emit(…)`), so tracing costs nothing
+ * when off (../shared/STYLE.md habit 9). `seq` is the only clock: logical and deterministic.
  */
 
 /** A world component. Partitions are `sp:0x8001`. */
@@ -19,16 +19,26 @@ export type TraceEventBody =
       dir: 'call' | 'ret';
       /** 0x-prefixed 16-digit hex, x0–x17. */
       regs: string[];
+      /** The hyp's code when it is not the model proxy (kernel mode: `ffa.c 7.3.4`); on hops to or from the hyp. */
+      code?: string;
     }
   | {
       kind: 'decision';
-      /** What the proxy did: `forward`, `reject`, `handle`, … */
+      /**
+       * Who decided: absent for the proxy (hyp); `spmc` or `spmd` for the secure world's rejections and special
+       * answers (their rules are in ../spmc/rules.ts).
+       */
+      actor?: 'spmc' | 'spmd';
+      /** What was done: the proxy `forward`s, `reject`s or `handle`s; the secure world `reject`s or `answer`s. */
       action: string;
-      /** The rule (a short id of the check or path, e.g. `mem-xfer/fraglen-min`). */
+      /** The rule (a short id of the check or path, e.g. `mem-xfer/fraglen-min`, `spmc/reclaim/unknown-handle`). */
       rule: string;
-      /** The profile change that made this behaviour, or `base`. */
+      /**
+       * The profile change that made this behaviour, or `base`. For secure-world decisions: the world setting that
+       * selects it (`spmc.versionLock=tfa`, `spmc.quirks.shareSuccess64`), or `base` for the default SPMC.
+       */
       change: string;
-      /** Commit subject, Message-ID or spec section. */
+      /** Commit subject, Message-ID or spec section (secure world: FF-A section; behaviour followed; notes). */
       source: string;
       /** One line for humans. */
       text: string;

@@ -48,6 +48,7 @@ export function eventToJSON(e: TraceEvent): Record<string, unknown> {
       fid: `0x${w0.toString(16).padStart(8, '0')}`,
       name: ffaName(w0),
       regs: e.regs,
+      ...(e.code === undefined ? {} : { code: e.code }),
     };
   }
   const { seq: _s, call: _c, cpu: _u, kind: _k, ...rest } = e;

@@ -1,6 +1,6 @@
 /**
  * Mermaid `sequenceDiagram` of a trace: one participant per component (host, hyp, spmd, spmc, partitions), one
- * arrow per hop (solid for calls, dashed for returns), notes for steps, proxy decisions and page changes.
+ * arrow per hop (solid for calls, dashed for returns), notes for steps, decisions (proxy, SPMC, SPMD) and page changes.
  * Renders as is in GitHub Markdown, mermaid.live or `mmdc`.
  */
 
@@ -27,15 +27,22 @@ function safe(s: string): string {
 }
 
 export interface MermaidOptions {
-  /** Also draw proxy decisions and page-state changes as notes (default true). */
+  /** Also draw decisions and page-state changes as notes (default true). */
   notes?: boolean;
 }
 
 export function toMermaid(events: readonly TraceEvent[], o: MermaidOptions = {}): string {
   const comps = componentsOf(events);
   const lines = ['sequenceDiagram'];
-  for (const c of comps)
-    lines.push(`  participant ${ident(c)} as ${LABEL[c] ?? (c.startsWith('sp:') ? `SP ${c.slice(3)}` : c)}`);
+  // Kernel mode: the hyp participant names the code that ran (`pKVM (EL2) ffa.c 7.3.4`).
+  let code: string | undefined;
+  for (const e of events) if (e.kind === 'hop' && e.code !== undefined) code = e.code;
+  for (const c of comps) {
+    const label = LABEL[c] ?? (c.startsWith('sp:') ? `SP ${c.slice(3)}` : c);
+    lines.push(
+      `  participant ${ident(c)} as ${c === 'hyp' && code !== undefined ? `${label} ${safe(code)}` : label}`,
+    );
+  }
   const open = new Map<string, RegisterFile[]>();
   for (const e of events) {
     if (e.kind === 'hop') {
@@ -53,7 +60,7 @@ export function toMermaid(events: readonly TraceEvent[], o: MermaidOptions = {})
     } else if (e.kind === 'step') {
       lines.push(`  Note over ${ident(comps[0]!)},${ident(comps[comps.length - 1]!)}: ${safe(e.text)}`);
     } else if (o.notes !== false && e.kind === 'decision') {
-      lines.push(`  Note right of hyp: ${safe(`${e.action} ${e.rule} [${e.change}]`)}`);
+      lines.push(`  Note right of ${e.actor ?? 'hyp'}: ${safe(`${e.action} ${e.rule} [${e.change}]`)}`);
     } else if (o.notes !== false && e.kind === 'pages') {
       lines.push(
         `  Note right of hyp: ${safe(`${e.table} 0x${e.addr.toString(16)} ×${e.pages} ${e.from} → ${e.to}`)}`,

@@ -32,8 +32,12 @@ export function toPerfetto(events: readonly TraceEvent[]): {
   const comps = componentsOf(events);
   const pid = (c: string): number => comps.indexOf(c) + 1;
   const out: ChromeTraceEvent[] = [];
+  // Kernel mode: the hyp process names the code that ran (`hyp: ffa.c 7.3.4`).
+  let code: string | undefined;
+  for (const e of events) if (e.kind === 'hop' && e.code !== undefined) code = e.code;
   comps.forEach((c, i) => {
-    out.push({ name: 'process_name', ph: 'M', pid: i + 1, tid: 0, args: { name: c } });
+    const name = c === 'hyp' && code !== undefined ? `hyp: ${code}` : c;
+    out.push({ name: 'process_name', ph: 'M', pid: i + 1, tid: 0, args: { name } });
     out.push({ name: 'process_sort_index', ph: 'M', pid: i + 1, tid: 0, args: { sort_index: i } });
   });
   const cpus = new Set<number>();
@@ -94,7 +98,7 @@ export function toPerfetto(events: readonly TraceEvent[]): {
         ph: 'i',
         s: 't',
         ts: e.seq,
-        pid: pid('hyp'),
+        pid: pid(e.actor ?? 'hyp'),
         tid: e.cpu,
         cat: 'decision',
         args: { change: e.change, source: e.source, text: e.text },

@@ -1,6 +1,7 @@
 /**
- * The text trace: one line per hop, aligned, with the decoded call or result, the proxy's decisions, page-state
- * changes and checks indented under the hop they belong to. Colour only when asked (the CLI asks on a TTY).
+ * The text trace: one line per hop, aligned, with the decoded call or result, the decisions (the proxy's in
+ * yellow, the SPMC's and SPMD's in blue), page-state changes and checks indented under the hop they belong to.
+ * Colour only when asked (the CLI asks on a TTY).
  */
 import { decodeCall, decodeResult } from '../ffa/calls.ts';
 import { formatCall, formatResult } from '../ffa/format.ts';
@@ -10,7 +11,7 @@ import type { TraceEvent } from './events.ts';
 
 export interface TextOptions {
   color?: boolean;
-  /** Print each decision's change id and source (`--explain`). */
+  /** Print each decision's change id and source (`--explain`), the proxy's and the secure world's. */
   explain?: boolean;
   /** Print all 18 registers of every hop. */
   regs?: boolean;
@@ -82,17 +83,22 @@ export function toText(events: readonly TraceEvent[], o: TextOptions = {}): stri
           if (/ERROR|NOT_SUPPORTED/.test(text)) text = c('red', text);
           else text = c('green', text);
         }
+        // Kernel mode names the hyp's code once per host call, on the host → hyp hop.
+        const code = e.code !== undefined && e.from === 'host' ? c('dim', `  [hyp: ${e.code}]`) : '';
         lines.push(
-          `${c('dim', `${String(e.seq).padStart(5)} ${head}cpu${e.cpu}`)} ${c('cyan', arrow)} ${text}`,
+          `${c('dim', `${String(e.seq).padStart(5)} ${head}cpu${e.cpu}`)} ${c('cyan', arrow)} ${text}${code}`,
         );
         if (o.regs) lines.push(`${pad}${c('dim', e.regs.map((r, i) => `x${i}=${r}`).join(' '))}`);
         break;
       }
-      case 'decision':
+      case 'decision': {
+        // Secure-world rules carry their actor in the id (`spmc/…`); name it only when they do not.
+        const who = e.actor === undefined || e.rule.startsWith(`${e.actor}/`) ? '' : `${e.actor}: `;
         lines.push(
-          `${pad}${c('yellow', `▸ ${e.action} ${e.rule}`)} ${e.text}${o.explain ? c('dim', ` [${e.change}] ${e.source}`) : ''}`,
+          `${pad}${c(e.actor === undefined ? 'yellow' : 'blue', `▸ ${who}${e.action} ${e.rule}`)} ${e.text}${o.explain ? c('dim', ` [${e.change}] ${e.source}`) : ''}`,
         );
         break;
+      }
       case 'pages':
         lines.push(
           `${pad}${c('magenta', `◆ ${e.table} 0x${e.addr.toString(16)} ×${e.pages} ${e.from} → ${e.to}`)}`,

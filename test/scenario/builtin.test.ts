@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createProfile, PROFILES } from '../../src/hyp/profiles.ts';
 import { BUILTIN_SCENARIOS } from '../../src/scenario/builtin/index.ts';
 import { runScenario } from '../../src/scenario/scenario.ts';
+import { toText } from '../../src/trace/text.ts';
 
 const order = PROFILES.map((p) => p.name);
 
@@ -28,4 +29,16 @@ describe.each(BUILTIN_SCENARIOS.map((s) => [s.name, s] as const))('scenario %s',
       expect(r.failures).toEqual([]);
     });
   }
+});
+
+describe('reclaim-unknown: the SPMC says why', () => {
+  it('its trace names the SPMC rules, each with a reason and a source, under --explain', () => {
+    const r = runScenario(BUILTIN_SCENARIOS.find((s) => s.name === 'reclaim-unknown')!, {});
+    expect(r.failures).toEqual([]);
+    const text = toText(r.world.trace!.events, { explain: true });
+    expect(text).toMatch(
+      /▸ reject spmc\/retrieve\/unknown-handle handle 0xdeadbeef .* → INVALID_PARAMETERS \[base\] FF-A v1\.0 §5\.12\.1–§5\.12\.2 .*; Hafnium .*; abi\.md §9\.5 #17/,
+    );
+    expect(text).toMatch(/▸ reject spmc\/reclaim\/retrieved .* → DENIED \[base\] FF-A v1\.0 §11\.7/);
+  });
 });

@@ -600,7 +600,11 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', { timeout: 
     const parsed = parseReplay(replay);
     expect(parsed.ok).toBe(true);
     if (parsed.ok)
-      expect(parsed.value.actions[0]).toMatchObject({ kind: 'smc', regs: [0xc4000073n, 144n, 144n] });
+      // All 18 registers (zeros too): a copied line never relies on the missing-registers-are-0 rule.
+      expect(parsed.value.actions[0]).toMatchObject({
+        kind: 'smc',
+        regs: [0xc4000073n, 144n, 144n, ...Array<bigint>(15).fill(0n)],
+      });
     const crash = await page.evaluate(() => (window as unknown as C).__ffasim.copy('crash'));
     expect(crash.split('\n')[0]).toMatch(/^x17: 0{16} x16: 0{16}$/);
     expect(crash).toMatch(/ x0: 00000000c4000073\n$/);

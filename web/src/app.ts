@@ -36,7 +36,7 @@ export const KEYS: readonly [string, string][] = [
   ['Enter', 'collapse or expand the selected call'],
   ['/', 'filter (name:MEM_SHARE from:hyp status:!SUCCESS rule:… page:0x… inv:I1)'],
   ['Esc', 'leave the filter, close dialogs'],
-  ['e', 'explain: expand the proxy decisions with their change and source'],
+  ['e', 'explain: expand the decisions (proxy, SPMC, SPMD) with their change and source'],
   ['r', 'register diff mode: in/out → proxy changes → profile A vs B'],
   ['b', 'choose profile B (re-runs the scenario in the page)'],
   ['n', 'jump to the first divergence between profiles A and B'],

@@ -9,6 +9,7 @@ import {
   shareLendReclaim,
   versionDowngrade,
 } from './flows.ts';
+import { reclaimUnknown } from './reclaim.ts';
 
 export const BUILTIN_SCENARIOS: readonly Scenario[] = [
   boot,
@@ -17,6 +18,7 @@ export const BUILTIN_SCENARIOS: readonly Scenario[] = [
   versionDowngrade,
   partitionDiscovery,
   directReq2,
+  reclaimUnknown,
   ...BUG_SCENARIOS,
 ];
 

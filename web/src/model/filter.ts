@@ -4,7 +4,7 @@
  *   name:MEM_SHARE     hop or host call name contains it (FFA_ optional, any case)
  *   from:hyp to:spmc   hop lanes (prefix: `sp` matches every partition)
  *   status:!SUCCESS    what the host got back for the call (SUCCESS, ERROR DENIED, …; `status:DENIED` works)
- *   rule:mem-xfer      a proxy decision of the call has that rule (substring)
+ *   rule:mem-xfer      a decision of the call has that rule (substring; `rule:spmc/` the SPMC's)
  *   page:0x88000000    the call changed the state of a range holding that address
  *   inv:I1             the call broke that invariant (`inv:` alone: any)
  *   anything else      name or rule contains it

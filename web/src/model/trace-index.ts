@@ -1,8 +1,9 @@
 /**
  * The view's index of an `ffasim-trace/1` file (docs/trace-format.md): the raw bytes, kept as they are, plus typed
  * per-event columns (kind, host call, hop lanes, names, flags) and a few small lists (calls, page changes,
- * decisions). A line is parsed in full again only when it is selected (`eventAt`). Built incrementally so a Worker
- * can stream a file and post a first snapshot before the end. Never throws on bad input: a line that is not an
+ * decisions of the proxy and, with `actor` spmc / spmd, of the secure world: one kind, one flag, one rule list).
+ * A line is parsed in full again only when it is selected (`eventAt`). Built incrementally so a Worker can stream
+ * a file and post a first snapshot before the end. Never throws on bad input: a line that is not an
  * event is recorded in `errors` with its line number and skipped. DOM-free, so Node tests use it too.
  */
 import { ffaErrorName } from '../../../src/ffa/errors.ts';
@@ -27,7 +28,7 @@ export const K_HOP = 0;
 export const F = {
   /** A hop carrying FFA_ERROR. */
   ERROR: 1,
-  /** A proxy decision that rejected the call. */
+  /** A decision that rejected the call (the proxy's, or the SPMC's / SPMD's). */
   REJECT: 2,
   /** A page-state change. */
   PAGES: 4,
@@ -37,7 +38,7 @@ export const F = {
   EXPECT: 16,
   /** WARN_ON, register leak or out-of-bounds access at EL2. */
   HAZARD: 32,
-  /** A proxy decision. */
+  /** A decision (proxy, SPMC or SPMD). */
   DECISION: 64,
   /** Bytes of a buffer. */
   BUFFER: 128,
@@ -55,7 +56,7 @@ export interface CallInfo {
   hops: number;
   /** OR of the flags of its events. */
   flags: number;
-  /** Rules of its proxy decisions. */
+  /** Rules of its decisions, proxy and secure world, in order of first appearance. */
   rules: string[];
   /** Ids of its failing checks. */
   fails: string[];

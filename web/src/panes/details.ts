@@ -1,7 +1,8 @@
 /**
  * Details pane: a Wireshark-style tree (ARIA tree) of the selected hop — the decoded call and result (src/ffa),
- * the proxy's decisions with their profile change and source (the `--explain` text), page changes, checks,
- * hazards and buffers of the same host call.
+ * the proxy's decisions with their profile change and source (the `--explain` text), the SPMC's and SPMD's
+ * decisions (rejections and special answers, with reason and source) apart, page changes, checks, hazards and
+ * buffers of the same host call.
  */
 
 import { decodeCall, decodeResult } from '../../../src/ffa/calls.ts';
@@ -182,6 +183,8 @@ export class DetailsPane {
     const info = callInfo(ix, ix.call[i]!);
     if (info !== undefined) {
       const dec: Node[] = [];
+      /** Secure-world decisions (`actor` spmc / spmd), in their own group. */
+      const sec: Node[] = [];
       const pages: Node[] = [];
       const checks: Node[] = [];
       const haz: Node[] = [];
@@ -193,7 +196,7 @@ export class DetailsPane {
         const x = eventAt(ix, k);
         switch (kind) {
           case 'decision':
-            dec.push({
+            (x.actor === 'spmc' || x.actor === 'spmd' ? sec : dec).push({
               label: `${String(x.action)} · ${String(x.rule)} · change ${String(x.change)}`,
               cls: x.action === 'reject' ? 'fail' : '',
               open: ctx.state.explain,
@@ -235,6 +238,9 @@ export class DetailsPane {
         open: true,
         children: [
           ...(dec.length ? [{ label: `Proxy decisions (${dec.length})`, children: dec, open: true }] : []),
+          ...(sec.length
+            ? [{ label: `SPMC/SPMD decisions (${sec.length})`, children: sec, open: true }]
+            : []),
           ...(pages.length
             ? [{ label: `Page-state changes (${pages.length})`, children: pages, open: true }]
             : []),
