@@ -2,10 +2,11 @@
  * `ffasim check [--profile P|all] [--with/--without] [--rule PREFIX] [--format text|json|junit|tap]`: conformance
  * rules, pass/fail (`--json` is `--format json`).
  */
-import { type RuleResult, runCheck } from '../check/conformance.ts';
+import { allRules, type RuleResult, runCheck } from '../check/conformance.ts';
 import { PROFILES } from '../hyp/profiles.ts';
-import { profileFrom, writeOutput } from './common.ts';
+import { profileFrom, UsageError, writeOutput } from './common.ts';
 import { type ReportCase, toJUnit, toTAP } from './reports.ts';
+import { unknownName } from './suggest.ts';
 
 interface CheckOpts {
   profile?: string;
@@ -33,12 +34,38 @@ function ruleCase(r: RuleResult): ReportCase {
   };
 }
 
+/**
+ * `--rule PREFIX` → the rule filter. @throws UsageError when no rule id starts with it (a typo must not give a
+ * green run that checked nothing), naming the closest ids and groups.
+ */
+function ruleFilter(prefix: string | undefined): ((id: string) => boolean) | undefined {
+  if (prefix === undefined) return undefined;
+  const ids = allRules().map((r) => r.id);
+  if (!ids.some((id) => id.startsWith(prefix))) {
+    const groups = [...new Set(ids.map((id) => `${id.split('/')[0]}/`))];
+    // Candidates: the groups, the ids, and every id cut to the typed length (the prefixes that would select).
+    const cut = ids.map((id) => id.slice(0, prefix.length));
+    throw new UsageError(
+      `--rule: ${unknownName('rule prefix', prefix, [...groups, ...ids, ...cut], {
+        hint: `rule ids start with ${groups.join(', ')} (ffasim check --format json lists them)`,
+      })}`,
+    );
+  }
+  return (id) => id.startsWith(prefix);
+}
+
 export function runCheckCommand(o: CheckOpts): number {
+  if (o.json && o.format !== undefined && o.format !== 'text' && o.format !== 'json')
+    throw new UsageError(`--json is --format json: it does not go with --format ${o.format}`);
   const names = o.profile === 'all' ? PROFILES.map((p) => p.name) : [o.profile ?? 'ffa-1.2'];
-  const filter = o.rule === undefined ? undefined : (id: string) => id.startsWith(o.rule!);
+  const filter = ruleFilter(o.rule);
   const results: RuleResult[] = [];
   for (const name of names)
     for (const r of runCheck(profileFrom({ ...o, profile: name }), filter)) results.push(r);
+  if (results.length === 0)
+    throw new UsageError(
+      `${o.rule === undefined ? 'no rule applies' : `--rule ${o.rule}: the rules it selects do not apply`} to ${names.length === 1 ? `profile ${names[0]} (try --profile all)` : 'any profile'}`,
+    );
   const passed = results.filter((r) => r.pass).length;
   const failed = results.length - passed;
   const format = o.json ? 'json' : (o.format ?? 'text');

@@ -3,9 +3,10 @@
  * Commands import these; `main.ts` imports the commands (never the other way round).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createProfile, PROFILES, type Profile, ProfileError } from '../hyp/profiles.ts';
+import { CHANGES, createProfile, PROFILES, type Profile, ProfileError } from '../hyp/profiles.ts';
 import { parseWorldConfig, type WorldConfig } from '../world/config.ts';
 import { UsageError } from './errors.ts';
+import { unknownName } from './suggest.ts';
 
 export { UsageError };
 
@@ -50,8 +51,21 @@ export function loadWorld(path: string | undefined): WorldConfig | undefined {
   return r.value;
 }
 
-/** `--profile/--with/--without` → a Profile. @throws UsageError for unknown names. */
+/** `--profile/--with/--without` → a Profile. @throws UsageError for unknown names (with the closest known ones). */
 export function profileFrom(o: { profile?: string; with?: string[]; without?: string[] }) {
+  const profiles = PROFILES.map((p) => p.name);
+  if (o.profile !== undefined && !profiles.includes(o.profile))
+    throw new UsageError(unknownName('profile', o.profile, profiles, { hint: "see 'ffasim profiles'" }));
+  const changes = CHANGES.map((c) => c.id);
+  for (const [flag, ids] of [
+    ['--with', o.with ?? []],
+    ['--without', o.without ?? []],
+  ] as const)
+    for (const id of ids)
+      if (!changes.includes(id))
+        throw new UsageError(
+          `${flag}: ${unknownName('change', id, changes, { hint: "see 'ffasim profiles'" })}`,
+        );
   try {
     return createProfile(o.profile, { with: o.with ?? [], without: o.without ?? [] });
   } catch (e) {
@@ -77,4 +91,37 @@ export function profilesFrom(o: {
   if (new Set(names).size !== names.length) throw new UsageError(`--profile ${p}: a profile is named twice`);
   if (names.length < 2) throw new UsageError(`--profile ${p}: name at least two profiles to compare`);
   return names.map((name) => profileFrom({ ...o, profile: name }));
+}
+
+/** A warning on standard error (the run goes on): `ffasim: warning: …`. */
+export function warn(message: string): void {
+  process.stderr.write(`ffasim: warning: ${message}\n`);
+}
+
+/**
+ * An integer option (`--seed`, `--runs`, `--port`, `--count`): decimal or 0x-hex digits only, in `min..max`.
+ * @throws UsageError naming the option and what was given (`--runs abc`, `-1`, `1.5`, `''`).
+ */
+export function intOption(flag: string, text: string, min: number, max: number, what?: string): number {
+  const n = /^(0x[0-9a-fA-F]+|[0-9]+)$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new UsageError(`${flag} must be ${what ?? `an integer in ${min}..${max}`}, got '${text}'`);
+  return n;
+}
+
+/** A positive number of seconds (`--time 60`, `--time 0.5`). @throws UsageError for anything else. */
+export function secondsOption(flag: string, text: string): number {
+  const n = /^[0-9]+(\.[0-9]+)?$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n > 0) || !Number.isFinite(n))
+    throw new UsageError(`${flag} must be a positive number of seconds, got '${text}'`);
+  return n;
+}
+
+/** `no actions in FILE`, the error for an empty replay or decode input (exit 2) unless `--allow-empty`. */
+export function emptyInput(
+  where: string,
+  what = 'actions',
+  only = 'blank lines, comments or a header line',
+): UsageError {
+  return new UsageError(`no ${what} in ${where} (${only} only); --allow-empty accepts an empty input`);
 }

@@ -20,7 +20,8 @@ type Parsed = { ok: true; value: RegisterFile } | { ok: false; column: number; m
 
 function toU64(v: unknown): bigint | undefined {
   if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? BigInt(v) : undefined;
-  if (typeof v === 'string' && /^(0x[0-9a-fA-F_]{1,16}|[0-9]{1,20})$/.test(v)) {
+  // `_` separates hex digit groups; at least one digit ("0x_" is not a number).
+  if (typeof v === 'string' && /^(0x[0-9a-fA-F_]{1,16}|[0-9]{1,20})$/.test(v) && !/^0x_*$/.test(v)) {
     const b = BigInt(v.replace(/_/g, ''));
     return b <= U64_MASK ? b : undefined;
   }

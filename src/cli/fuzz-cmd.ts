@@ -6,8 +6,9 @@ import { type FuzzReport, findingToReplay, fuzz, type ReplayLine } from '../chec
 import { RegisterFile } from '../smccc/regs.ts';
 import { describeCall } from '../trace/text.ts';
 import { defaultWorldConfig, type WorldConfig } from '../world/config.ts';
-import { loadWorld, profileFrom, UsageError, writeOutput } from './common.ts';
+import { intOption, loadWorld, profileFrom, secondsOption, UsageError, writeOutput } from './common.ts';
 import { type ReportCase, toJUnit } from './reports.ts';
+import { unknownName } from './suggest.ts';
 
 interface FuzzOpts {
   profile?: string;
@@ -103,19 +104,21 @@ export function runFuzzCommand(o: FuzzOpts): number {
   for (const q of o.spmcQuirks ?? []) {
     const apply = QUIRK_PRESETS[q];
     if (apply === undefined)
-      throw new UsageError(`unknown SPMC quirk '${q}' (known: ${Object.keys(QUIRK_PRESETS).join(', ')})`);
+      throw new UsageError(`--spmc-quirks: ${unknownName('SPMC quirk', q, Object.keys(QUIRK_PRESETS))}`);
     apply(config.spmc.quirks);
   }
   for (const i of o.ignore ?? [])
-    if (!INVARIANTS.includes(i)) throw new UsageError(`unknown invariant '${i}' (I1–I7)`);
-  const seed = Number(o.seed);
-  if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffff_ffff)
-    throw new UsageError(`--seed must be an integer in 0..2^32-1`);
-  const runs = o.runs === undefined ? undefined : Number(o.runs);
-  if (runs !== undefined && (!Number.isSafeInteger(runs) || runs < 1))
-    throw new UsageError('--runs must be a positive integer');
-  const time = o.time === undefined ? undefined : Number(o.time);
-  if (time !== undefined && !(time > 0)) throw new UsageError('--time must be a positive number of seconds');
+    if (!INVARIANTS.includes(i)) throw new UsageError(`--ignore: ${unknownName('invariant', i, INVARIANTS)}`);
+  if (INVARIANTS.every((i) => o.ignore?.includes(i)))
+    throw new UsageError('--ignore names every invariant: the campaign would check nothing');
+  const seed = intOption('--seed', o.seed, 0, 0xffff_ffff);
+  const runs =
+    o.runs === undefined
+      ? undefined
+      : intOption('--runs', o.runs, 1, Number.MAX_SAFE_INTEGER, 'a positive integer');
+  const time = o.time === undefined ? undefined : secondsOption('--time', o.time);
+  if (o.json && o.format !== undefined && o.format !== 'text' && o.format !== 'json')
+    throw new UsageError(`--json is --format json: it does not go with --format ${o.format}`);
   const format = o.json ? 'json' : (o.format ?? 'text');
   const tty = process.stderr.isTTY === true && format === 'text';
   const report = fuzz({

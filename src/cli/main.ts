@@ -34,10 +34,10 @@ export function buildProgram(): Command {
 
   const profileOpts = (c: Command): Command =>
     c
+      // No commander default: an explicit `--profile ffa-1.2` must win over a scenario's or replay file's own.
       .option(
         '-p, --profile <name>',
-        'proxy profile (see `ffasim profiles`); run/replay also take all or a,b,c to compare profiles',
-        'ffa-1.2',
+        "proxy profile (see `ffasim profiles`; default ffa-1.2, or the scenario/replay file's own); run/replay also take all or a,b,c to compare profiles",
       )
       .option('--with <change...>', 'add profile changes (repeatable, comma-separated)', collect)
       .option('--without <change...>', 'remove profile changes (repeatable, comma-separated)', collect)
@@ -61,7 +61,8 @@ export function buildProgram(): Command {
       .option('--json', "with --profile all or a,b,c: the profiles' differences as JSON")
       .option('--kernel <tree>', "the hyp is a kernel tree's real ffa.c (a path, or debian:<version>)")
       .option('--sanitize <list>', 'with --kernel: build with sanitizers (address, undefined)')
-      .option('--stack-init <mode>', 'with --kernel: pattern (default), zero or none', 'pattern'),
+      .option('--stack-init <mode>', 'with --kernel: pattern (default), zero or none', 'pattern')
+      .option('--allow-empty', 'accept a replay file with no actions (otherwise an error)'),
   ).action(async (scenarios: string[], opts) => {
     const { runRunCommand } = await import('./run-cmd.ts');
     process.exitCode = await runRunCommand(scenarios, opts);
@@ -72,7 +73,8 @@ export function buildProgram(): Command {
       .command('replay')
       .description('replay a JSONL file of host actions; prints one JSON line per action')
       .argument('<file>', 'replay file (- for stdin)')
-      .option('--json', "with --profile all or a,b,c: the profiles' differences as JSON"),
+      .option('--json', "with --profile all or a,b,c: the profiles' differences as JSON")
+      .option('--allow-empty', 'accept a file with no actions (otherwise an error)'),
   ).action(async (file: string, opts) => {
     const { runReplayCommand } = await import('./replay-cmd.ts');
     process.exitCode = await runReplayCommand(file, opts);
@@ -94,6 +96,7 @@ export function buildProgram(): Command {
         .default('mem'),
     )
     .option('--count <n>', 'partition-info: number of descriptors')
+    .option('--allow-empty', 'accept an input with no register lines (otherwise an error)')
     .action(async (file: string, opts) => {
       const { runDecodeCommand } = await import('./decode-cmd.ts');
       process.exitCode = await runDecodeCommand(file, opts);
@@ -154,7 +157,8 @@ export function buildProgram(): Command {
       .option('--port <n>', 'port (0: any free port)', '7160')
       .option('--report <file>', 'write one self-contained HTML file instead of serving')
       .option('--open', 'also open the URL in the desktop browser')
-      .option('--seed <n>', 'seed for scenarios', '1'),
+      .option('--seed <n>', 'seed for scenarios', '1')
+      .option('--allow-empty', 'accept a replay file with no actions (otherwise an error)'),
   ).action(async (input: string | undefined, opts) => {
     const { runViewCommand } = await import('./view-cmd.ts');
     process.exitCode = await runViewCommand(input, opts);

@@ -2,7 +2,16 @@
 import { acrossProfiles, acrossToText } from '../check/across.ts';
 import { parseReplay, replayScenario, runAction } from '../scenario/replay.ts';
 import { createWorld } from '../world/world.ts';
-import { loadWorld, profileFrom, profilesFrom, readInput, UsageError, writeOutput } from './common.ts';
+import {
+  emptyInput,
+  loadWorld,
+  profileFrom,
+  profilesFrom,
+  readInput,
+  UsageError,
+  warn,
+  writeOutput,
+} from './common.ts';
 
 interface ReplayOpts {
   profile?: string;
@@ -10,14 +19,19 @@ interface ReplayOpts {
   without?: string[];
   world?: string;
   json?: boolean;
+  allowEmpty?: boolean;
 }
 
 export function runReplayCommand(file: string, o: ReplayOpts): number {
   const text = readInput(file).toString('utf8');
-  const parsed = parseReplay(text, file === '-' ? 'stdin' : file);
+  const where = file === '-' ? 'stdin' : file;
+  const cliWorld = loadWorld(o.world);
+  const parsed = parseReplay(text, where, cliWorld === undefined ? {} : { world: cliWorld });
   if (!parsed.ok) throw new UsageError(parsed.error);
   const r = parsed.value;
-  const config = loadWorld(o.world) ?? r.world;
+  if (r.actions.length === 0 && o.allowEmpty !== true) throw emptyInput(where);
+  for (const w of r.warnings) warn(w);
+  const config = cliWorld ?? r.world;
   // Several profiles: the file's actions on each (with only the command line's --with/--without: the file's own
   // changes belong to its profile), compared call by call; exit 0 whatever differs.
   const across = profilesFrom({
@@ -26,7 +40,7 @@ export function runReplayCommand(file: string, o: ReplayOpts): number {
     without: o.without ?? [],
   });
   if (across !== undefined) {
-    const s = replayScenario(text, file === '-' ? 'stdin' : file);
+    const s = replayScenario(text, where, cliWorld === undefined ? {} : { world: cliWorld });
     if (!s.ok) throw new UsageError(s.error);
     const { world: _fileWorld, ...scenario } = s.value;
     const report = acrossProfiles(scenario, across, config ? { config } : {});
@@ -36,9 +50,8 @@ export function runReplayCommand(file: string, o: ReplayOpts): number {
   if (o.json)
     throw new UsageError('--json goes with --profile all or a,b,c (replay output is JSON lines already)');
   // Command-line options win over the file's header line.
-  const cliProfile = o.profile !== undefined && o.profile !== 'ffa-1.2' ? o.profile : undefined;
   const profile = profileFrom({
-    profile: cliProfile ?? r.profile ?? 'ffa-1.2',
+    profile: o.profile ?? r.profile ?? 'ffa-1.2',
     with: [...r.with, ...(o.with ?? [])],
     without: [...r.without, ...(o.without ?? [])],
   });

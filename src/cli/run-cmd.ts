@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type AcrossReport, acrossProfiles, acrossToText } from '../check/across.ts';
 import { runWithInvariants } from '../check/invariants.ts';
-import { createProfile } from '../hyp/profiles.ts';
+import { CHANGES, createProfile } from '../hyp/profiles.ts';
 import { BUILTIN_SCENARIOS, builtinScenario } from '../scenario/builtin/index.ts';
 import { ReplayRecorder, replayScenario } from '../scenario/replay.ts';
 import type { RunResult, Scenario } from '../scenario/scenario.ts';
@@ -14,8 +14,19 @@ import { toMermaid } from '../trace/mermaid.ts';
 import { toPerfetto } from '../trace/perfetto.ts';
 import { toText } from '../trace/text.ts';
 import type { WorldConfig } from '../world/config.ts';
-import type { World } from '../world/world.ts';
-import { loadWorld, profileFrom, profilesFrom, readInput, UsageError, writeOutput } from './common.ts';
+import type { World, WorldOptions } from '../world/world.ts';
+import {
+  emptyInput,
+  intOption,
+  loadWorld,
+  profileFrom,
+  profilesFrom,
+  readInput,
+  UsageError,
+  warn,
+  writeOutput,
+} from './common.ts';
+import { unknownName } from './suggest.ts';
 
 interface RunOpts {
   profile?: string;
@@ -29,14 +40,28 @@ interface RunOpts {
   regs?: boolean;
   seed: string;
   json?: boolean;
+  /** Kernel mode: the hyp is this tree's real ffa.c (docs/kernel-mode.md). */
+  kernel?: string;
+  sanitize?: string;
+  stackInit?: string;
+  allowEmpty?: boolean;
 }
 
-export async function resolveScenario(name: string): Promise<Scenario> {
+/**
+ * A built-in name, a replay file (checked against `world` when --world gives one; no actions is an error unless
+ * `allowEmpty`) or a scenario module. @throws UsageError for an unknown name, with the closest built-in ones.
+ */
+export async function resolveScenario(
+  name: string,
+  o: { world?: WorldConfig | undefined; allowEmpty?: boolean | undefined } = {},
+): Promise<Scenario> {
   const b = builtinScenario(name);
   if (b !== undefined) return b;
   if (name.endsWith('.jsonl')) {
-    const r = replayScenario(readInput(name).toString('utf8'), name);
+    const r = replayScenario(readInput(name).toString('utf8'), name, o.world ? { world: o.world } : {});
     if (!r.ok) throw new UsageError(r.error);
+    if (r.file.actions.length === 0 && o.allowEmpty !== true) throw emptyInput(name);
+    for (const w of r.file.warnings) warn(w);
     return r.value;
   }
   if (/\.(m?[jt]s)$/.test(name)) {
@@ -50,12 +75,50 @@ export async function resolveScenario(name: string): Promise<Scenario> {
     const s = (mod.default ?? mod.scenario) as Scenario | ((ctx: unknown) => void) | undefined;
     if (typeof s === 'function')
       return { name, description: `user scenario ${name}`, run: s as Scenario['run'] };
-    if (s !== undefined && typeof s === 'object' && typeof s.run === 'function') return s;
+    if (s !== undefined && typeof s === 'object' && typeof s.run === 'function')
+      return checkScenario(name, s);
     throw new UsageError(
       `${name}: export a scenario object ({ name, description, run }) or a function as default`,
     );
   }
-  throw new UsageError(`unknown scenario '${name}' (see 'ffasim run --list')`);
+  throw new UsageError(
+    unknownName(
+      'scenario',
+      name,
+      BUILTIN_SCENARIOS.map((s) => s.name),
+      { hint: "see 'ffasim run --list'; or give a .jsonl replay file or a .ts/.js module" },
+    ),
+  );
+}
+
+const SCENARIO_KEYS = ['name', 'description', 'profile', 'fixedBy', 'world', 'options', 'run'];
+
+/**
+ * A module's scenario object, checked as the world and replay files are: unknown keys (a misspelt `profile` would
+ * silently run the default), wrong types and unknown profile or change names are usage errors naming the module.
+ */
+function checkScenario(file: string, s: Scenario): Scenario {
+  const o = s as unknown as Record<string, unknown>;
+  const bad = (msg: string): never => {
+    throw new UsageError(`${file}: scenario ${msg}`);
+  };
+  for (const k of Object.keys(o)) if (!SCENARIO_KEYS.includes(k)) bad(unknownName('key', k, SCENARIO_KEYS));
+  if (typeof o.name !== 'string' || o.name === '') bad('name must be a non-empty string');
+  if ('description' in o && typeof o.description !== 'string') bad('description must be a string');
+  for (const k of ['world', 'options'])
+    if (k in o && o[k] !== undefined && typeof o[k] !== 'function') bad(`${k} must be a function`);
+  if (o.profile !== undefined) {
+    if (typeof o.profile !== 'string') bad('profile must be a profile name');
+    try {
+      profileFrom({ profile: o.profile as string });
+    } catch (e) {
+      bad(`profile: ${(e as Error).message}`);
+    }
+  }
+  const changes = CHANGES.map((c) => c.id);
+  if (o.fixedBy !== undefined && !changes.includes(String(o.fixedBy)))
+    bad(`fixedBy: ${unknownName('change', String(o.fixedBy), changes, { hint: "see 'ffasim profiles'" })}`);
+  return s;
 }
 
 let tsLoader: Promise<void> | undefined;
@@ -91,12 +154,9 @@ function typeScriptLoader(name: string): Promise<void> {
   return tsLoader;
 }
 
-/** `--seed` as a number. @throws UsageError when it is not a non-negative integer. */
+/** `--seed` as a number. @throws UsageError when it is not an integer in 0..2^32-1 (decimal or 0x-hex). */
 export function seedFrom(text: string): number {
-  const seed = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(seed))
-    throw new UsageError(`--seed must be a non-negative integer, got '${text}'`);
-  return seed;
+  return intOption('--seed', text, 0, 0xffff_ffff);
 }
 
 /**
@@ -110,7 +170,7 @@ export function runChosen(
   prepare?: (w: World) => void,
 ): RunResult {
   const seed = seedFrom(o.seed);
-  const explicit = o.profile !== 'ffa-1.2' || (o.with?.length ?? 0) > 0 || (o.without?.length ?? 0) > 0;
+  const explicit = o.profile !== undefined || (o.with?.length ?? 0) > 0 || (o.without?.length ?? 0) > 0;
   const profile =
     explicit || s.profile === undefined ? profileFrom(o) : profileFrom({ ...o, profile: s.profile });
   return runWithInvariants(s, {
@@ -123,19 +183,42 @@ export function runChosen(
 
 export async function runRunCommand(names: string[], o: RunOpts): Promise<number> {
   if (o.list) {
+    if (names.length !== 1 || names[0] !== 'boot')
+      throw new UsageError(
+        `--list lists the built-in scenarios: give it no scenario (got ${names.join(' ')})`,
+      );
     const w = BUILTIN_SCENARIOS.reduce((m, s) => Math.max(m, s.name.length), 0);
     writeOutput(BUILTIN_SCENARIOS.map((s) => `${s.name.padEnd(w)}  ${s.description}\n`).join(''), undefined);
     return 0;
   }
   const config = loadWorld(o.world);
   const across = profilesFrom(o);
+  if (across !== undefined && o.kernel !== undefined)
+    throw new UsageError('--kernel runs one hyp: it does not go with --profile all or a,b,c');
+  if (o.kernel === undefined && o.sanitize !== undefined)
+    throw new UsageError('--sanitize goes with --kernel (it builds the kernel tree with sanitizers)');
+  // Options that shape a trace do nothing to a comparison or another format: say so rather than ignore them.
+  const traceOnly = [o.explain ? '--explain' : '', o.regs ? '--regs' : ''].filter((x) => x !== '');
+  const notForAcross = [...traceOnly, ...(o.format === 'text' ? [] : [`--format ${o.format}`])];
+  if (across !== undefined && notForAcross.length > 0)
+    throw new UsageError(
+      `--profile ${o.profile} prints a comparison (text, or --json), not a trace: drop ${notForAcross.join(', ')}`,
+    );
+  if (traceOnly.length > 0 && o.format !== 'text')
+    throw new UsageError(
+      `${traceOnly.join(' and ')} work with --format text only (got --format ${o.format})`,
+    );
+  const scenarioOpts = { world: config, allowEmpty: o.allowEmpty };
   if (across !== undefined) {
     // One flow on several profiles: where their answers differ, call by call (exit 0 whatever differs).
     const seed = seedFrom(o.seed);
     let text = '';
     const reports: AcrossReport[] = [];
     for (const name of names) {
-      const r = acrossProfiles(await resolveScenario(name), across, { seed, ...(config ? { config } : {}) });
+      const r = acrossProfiles(await resolveScenario(name, scenarioOpts), across, {
+        seed,
+        ...(config ? { config } : {}),
+      });
       reports.push(r);
       text += acrossToText(r);
     }
@@ -143,13 +226,15 @@ export async function runRunCommand(names: string[], o: RunOpts): Promise<number
     return 0;
   }
   if (o.json) throw new UsageError('--json goes with --profile all or a,b,c; for a trace use --format jsonl');
+  const kernel = o.kernel === undefined ? undefined : await kernelMode(o, config);
+  if (typeof kernel === 'number') return kernel;
   if (o.format === 'replay' && names.length > 1)
     throw new UsageError('--format replay records one scenario at a time (a replay file has one header)');
   let out = '';
   let failed = false;
   for (const name of names) {
     let recorder: ReplayRecorder | undefined;
-    const s = await resolveScenario(name);
+    const s = withHyp(await resolveScenario(name, scenarioOpts), kernel);
     const r = runChosen(s, o, config, (w) => {
       if (o.format === 'replay') recorder = new ReplayRecorder(w);
     });
@@ -158,6 +243,41 @@ export async function runRunCommand(names: string[], o: RunOpts): Promise<number
   }
   writeOutput(out, o.out);
   return failed ? 1 : 0;
+}
+
+/**
+ * `--kernel <tree>`: builds the tree's ffa.c and returns the world option that runs it, or the exit code of a
+ * child process that ran the command instead (ASan builds need libasan preloaded; src/kernel/run.ts).
+ */
+async function kernelMode(o: RunOpts, config: WorldConfig | undefined): Promise<HypFactory | number> {
+  const { KernelBuildError } = await import('../kernel/build.ts');
+  const { kernelBuildFor, reexecForBuild, sanitizersFrom, resolveTree } = await import('../kernel/run.ts');
+  const { kernelHypForTree } = await import('../kernel/hyp.ts');
+  const spec = o.kernel!;
+  const b = {
+    sanitize: sanitizersFrom(o.sanitize),
+    stackInit: (o.stackInit ?? 'pattern') as 'pattern',
+    log: (line: string) => process.stderr.write(`ffasim: ${line}\n`),
+  };
+  try {
+    const tree = await resolveTree(spec, b.log);
+    const build = await kernelBuildFor(tree, { ...b, pageSize: config?.pageSize ?? 4096 });
+    const child = reexecForBuild(build);
+    if (child !== undefined) return child;
+    return kernelHypForTree(tree, b);
+  } catch (e) {
+    if (e instanceof KernelBuildError) throw new UsageError(`--kernel ${spec}: ${e.message}`);
+    throw e;
+  }
+}
+
+type HypFactory = NonNullable<WorldOptions['hyp']>;
+
+/** The scenario with the kernel-mode hyp added to its world options. */
+function withHyp(s: Scenario, hyp: HypFactory | undefined): Scenario {
+  if (hyp === undefined) return s;
+  const own = s.options;
+  return { ...s, options: () => ({ ...(own?.() ?? {}), hyp }) };
 }
 
 /** The run's host actions as a replay file, with the world and the profile as a header line. */
@@ -186,7 +306,8 @@ function render(r: RunResult, o: RunOpts): string {
       return `${JSON.stringify(toPerfetto(events))}\n`;
     default: {
       const color = o.out === undefined && process.stdout.isTTY === true;
-      const head = `ffasim run ${r.scenario.name} · profile ${r.profile.name} · ${cfg.pageSize / 1024} KiB pages · SPMC FF-A ${cfg.spmc.version}\n`;
+      const hyp = r.world.hyp.name === undefined ? '' : ` · hyp ${r.world.hyp.name} (real code)`;
+      const head = `ffasim run ${r.scenario.name} · profile ${r.profile.name}${hyp} · ${cfg.pageSize / 1024} KiB pages · SPMC FF-A ${cfg.spmc.version}\n`;
       const held = r.expectations.filter((x) => x.held).length;
       const summary =
         `\n${r.scenario.name}: ${held}/${r.expectations.length} expectations held, ${r.world.calls} host SMCs, ` +

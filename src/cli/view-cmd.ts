@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { runToJSONL } from '../scenario/trace.ts';
-import { loadWorld, readInput, UsageError, writeOutput } from './common.ts';
+import { intOption, loadWorld, readInput, UsageError, writeOutput } from './common.ts';
 import { resolveScenario, runChosen } from './run-cmd.ts';
 import { reportHtml, startViewServer } from './view-server.ts';
 
@@ -19,6 +19,7 @@ interface ViewOpts {
   report?: string;
   seed: string;
   open?: boolean;
+  allowEmpty?: boolean;
 }
 
 /** What to show: trace bytes (JSONL or gzip), and the replay text when there is one. */
@@ -39,14 +40,25 @@ export async function viewInput(
       throw new UsageError(`${input}: not a gzip file (${(e as Error).message})`);
     }
     const first = head.split('\n').find((l) => l.trim() !== '' && !l.trim().startsWith('#')) ?? '';
-    if (gz || first.includes('"schema":"ffasim-trace/'))
+    if (gz || first.includes('"schema":"ffasim-trace/')) {
+      // A recorded trace is shown as it was recorded: options that would change a run cannot apply to it.
+      const run = [
+        o.profile === undefined ? '' : '--profile',
+        (o.with?.length ?? 0) > 0 ? '--with' : '',
+        (o.without?.length ?? 0) > 0 ? '--without' : '',
+      ].filter((x) => x !== '');
+      if (run.length > 0)
+        throw new UsageError(
+          `${input} is a recorded trace, shown as recorded: ${run.join(', ')} cannot change it (run the scenario or replay file instead)`,
+        );
       return { trace: new Uint8Array(bytes), ...world, title: input };
+    }
     // Not a trace: a replay file. Run it, and keep it for what-if.
     const replay = bytes.toString('utf8');
-    const s = await resolveScenario(input);
+    const s = await resolveScenario(input, { world: loadWorld(o.world), allowEmpty: o.allowEmpty });
     return { trace: run(s, o), replay, title: input };
   }
-  const s = await resolveScenario(input);
+  const s = await resolveScenario(input, { world: loadWorld(o.world), allowEmpty: o.allowEmpty });
   return { trace: run(s, o), ...world, title: `ffasim ${s.name}` };
 }
 
@@ -55,9 +67,9 @@ function run(s: Awaited<ReturnType<typeof resolveScenario>>, o: ViewOpts): Uint8
 }
 
 export async function runViewCommand(input: string | undefined, o: ViewOpts): Promise<number> {
-  const port = Number(o.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new UsageError(`--port must be 0–65535, got '${o.port}'`);
+  const port = intOption('--port', o.port, 0, 65535, '0–65535 (0: any free port)');
+  if (o.report !== undefined && o.open === true)
+    throw new UsageError('--open goes with the server, not --report (open the HTML file yourself)');
   const v = await viewInput(input, o);
   if (o.report !== undefined) {
     if (v.trace === undefined) throw new UsageError('--report needs a trace, replay file or scenario');

@@ -12,6 +12,7 @@ import { RegisterFile } from '../smccc/regs.ts';
 import { type FfaErrorName, ffaErrorName } from './errors.ts';
 import { FFA, FFA_FUNCTIONS, ffaFunctionById } from './ids.ts';
 import { fail, ok, type Result } from './result.ts';
+import { checkAnswerRules, checkCallRules } from './strict.ts';
 import { uuidFormat, uuidFromW4, uuidFromX2, uuidParse, uuidToW4, uuidToX2 } from './uuid.ts';
 
 /**
@@ -283,6 +284,7 @@ export function decodeCall(regs: RegisterFile, opts: { strict?: boolean } = {}):
         'upper half of x0 must be zero',
         '0',
         hex(regs.hi(0)),
+        'call/x0-upper',
       );
     }
     if ((w0 & 0x00fe_0000) !== 0) {
@@ -293,6 +295,7 @@ export function decodeCall(regs: RegisterFile, opts: { strict?: boolean } = {}):
         'function ID bits [23:17] are reserved',
         '0',
         hex((w0 >>> 17) & 0x7f),
+        'call/fid-reserved',
       );
     }
     const used = usedBits(fields, smc64);
@@ -308,6 +311,7 @@ export function decodeCall(regs: RegisterFile, opts: { strict?: boolean } = {}):
           `x${r} bits not defined by ${hit.fn.name} must be zero`,
           '0',
           hex(loBad),
+          'call/undefined-bits',
         );
       }
       const hiBad = (regs.hi(r) & ~used.hi[r]!) >>> 0;
@@ -319,9 +323,12 @@ export function decodeCall(regs: RegisterFile, opts: { strict?: boolean } = {}):
           smc64 ? `x${r}[63:32] not defined by ${hit.fn.name}` : 'upper half of an SMC32 argument',
           '0',
           hex(hiBad),
+          smc64 ? 'call/undefined-bits' : 'call/smc32-upper',
         );
       }
     }
+    const bad = checkCallRules<FfaCall>(hit.fn.name, regs, smc64);
+    if (bad !== undefined) return bad;
   }
   // The table row named hit.fn.name defines exactly these fields, so the variant matches.
   return ok({ name: hit.fn.name, fid: w0, smc64, args } as unknown as FfaCall);
@@ -497,10 +504,22 @@ function successPayload(call: string, r: RegisterFile): Record<string, number | 
 
 /**
  * Decodes an answer, read for the call it answers when that is given (its decoded form or its function ID).
- * Never throws; error codes are compared on the low 32 bits as s32 (abi.md §13 #3).
+ * Never throws; error codes are compared on the low 32 bits as s32 (abi.md §13 #3). `strict` reports the answer's
+ * reserved bits (strict.ts `ret/*` rules; FEATURES and PARTITION_INFO_GET answers need the call's `callRegs`).
  */
-export function decodeResult(regs: RegisterFile, forCall?: FfaCall | number): Result<FfaResult> {
+export function decodeResult(
+  regs: RegisterFile,
+  forCall?: FfaCall | number,
+  opts: { strict?: boolean; callRegs?: RegisterFile } = {},
+): Result<FfaResult> {
   const callName = typeof forCall === 'number' ? ffaFunctionById(forCall & ~0x10000)?.fn.name : forCall?.name;
+  if (opts.strict === true) {
+    const bad = checkAnswerRules<FfaResult>(regs, {
+      ...(callName === undefined ? {} : { call: callName }),
+      ...(opts.callRegs === undefined ? {} : { regs: opts.callRegs }),
+    });
+    if (bad !== undefined) return bad;
+  }
   const w0 = regs.w(0);
   if (callName === 'FFA_VERSION') {
     return ok({ kind: 'VERSION', version: w0, notSupported: w0 === 0xffff_ffff });

@@ -17,6 +17,8 @@ export interface DecodeError {
   readonly at: Location;
   readonly expected?: string;
   readonly got?: string;
+  /** Strict-mode rule that failed (`desc/emad-offset-align`; docs/decode.md lists them), when one did. */
+  readonly rule?: string;
   /** Human text derived from the fields above. */
   readonly message: string;
 }
@@ -47,6 +49,7 @@ export function fail<T = never>(
   why: string,
   expected?: string,
   got?: string,
+  rule?: string,
 ): Result<T> {
   let message = `${formatLocation(at)}: ${why}`;
   if (expected !== undefined) message += `; expected ${expected}`;
@@ -58,6 +61,7 @@ export function fail<T = never>(
     message,
     ...(expected === undefined ? {} : { expected }),
     ...(got === undefined ? {} : { got }),
+    ...(rule === undefined ? {} : { rule }),
   };
   return { ok: false, error };
 }

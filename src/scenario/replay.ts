@@ -3,17 +3,19 @@
  * `#` comments ignored.
  *
  *   {"world": {…}, "profile": "ffa-1.2", "with": [], "without": []}   optional, first line only
- *   {"smc": [x0, x1, …], "cpu": 0}                                    a host SMC (missing registers 0)
+ *   {"smc": [x0, x1, …], "cpu": 0}                                    a host SMC (missing registers 0, noted)
  *   {"write": {"addr": …, "hex": "…"}}                               a host memory write
  *   {"read": {"addr": …, "len": …}}                                  a host memory read
  *   {"state": {"addr": …, "pages": …}}                               a page-state query
  *
- * Values are numbers or 0x-hex / decimal strings. The whole file is validated before anything runs; errors name
- * the line and column. Output: one JSON line per action, in order.
+ * Values are numbers or 0x-hex / decimal strings. The whole file is validated before anything runs, against the
+ * world it will run in (page-state queries inside its IPA space, `cpu` below its CPU count); errors name the line
+ * and column. Output: one JSON line per action, in order.
  */
 import { FFA } from '../ffa/ids.ts';
+import { CHANGES, PROFILES } from '../hyp/profiles.ts';
 import { assertU64, RegisterFile } from '../smccc/regs.ts';
-import { parseWorldConfig, type WorldConfig } from '../world/config.ts';
+import { defaultWorldConfig, parseWorldConfig, type WorldConfig } from '../world/config.ts';
 import type { World } from '../world/world.ts';
 import type { Scenario } from './scenario.ts';
 
@@ -29,11 +31,16 @@ export interface ReplayFile {
   with: string[];
   without: string[];
   actions: ReplayAction[];
+  /** What was accepted but is worth a note (one per file: `smc` lines with fewer than 18 registers). */
+  warnings: string[];
 }
 
-/** A host SMC as a replay line's object (`{"smc": [...]}`; trailing zero registers left out, as the format allows). */
+/**
+ * A host SMC as a replay line's object (`{"smc": [...]}`): all 18 registers, zero ones as `"0x0"`, so a file
+ * ffasim writes never relies on the missing-registers-are-0 rule.
+ */
 export function smcLine(regs: RegisterFile, cpu = 0): { smc: string[]; cpu?: number } {
-  const smc = regs.toHex().slice(0, Math.max(1, regs.lastNonZero() + 1));
+  const smc = regs.toHex().map((h) => (/^0x0+$/.test(h) ? '0x0' : h));
   return cpu === 0 ? { smc } : { smc, cpu };
 }
 
@@ -45,7 +52,12 @@ type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 function u64(v: unknown): bigint | undefined {
   try {
     if (typeof v === 'number') return assertU64(v);
-    if (typeof v === 'string' && /^(0x[0-9a-fA-F_]{1,20}|[0-9_]{1,20})$/.test(v))
+    // `_` separates digit groups; at least one digit ("_" and "0x_" are not numbers).
+    if (
+      typeof v === 'string' &&
+      /^(0x[0-9a-fA-F_]{1,20}|[0-9_]{1,20})$/.test(v) &&
+      /^(0x)?_*[0-9a-fA-F]/.test(v)
+    )
       return assertU64(BigInt(v.replace(/_/g, '')));
   } catch {
     return undefined;
@@ -64,11 +76,26 @@ function colOf(text: string, key: string): number {
   return i < 0 ? 1 : i + 1;
 }
 
-/** Parses a replay file. Never throws; the error names line and column. */
-export function parseReplay(text: string, name = 'replay'): Parsed<ReplayFile> {
-  const out: ReplayFile = { with: [], without: [], actions: [] };
+/** Keys of each action's object (anything else is a located error, not ignored). */
+const ACTION_KEYS = { write: ['addr', 'hex'], read: ['addr', 'len'], state: ['addr', 'pages'] } as const;
+
+/**
+ * Parses a replay file. Never throws; the error names line and column. `world` is the world the file will run in
+ * when it is not the file's own (`--world`); page-state queries and `cpu` values are checked against it.
+ */
+export function parseReplay(
+  text: string,
+  name = 'replay',
+  opts: { world?: WorldConfig } = {},
+): Parsed<ReplayFile> {
+  const out: ReplayFile = { with: [], without: [], actions: [], warnings: [] };
   const lines = text.split('\n');
   let sawAction = false;
+  let sawHeader = false;
+  /** Actions to check against the world once the header is known, with the columns to report. */
+  const later: { action: ReplayAction; raw: string }[] = [];
+  let short = 0;
+  let firstShort = 0;
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i]!.replace(/\r$/, '');
     const line = i + 1;
@@ -91,6 +118,8 @@ export function parseReplay(text: string, name = 'replay'): Parsed<ReplayFile> {
     const keys = Object.keys(o);
     if ('world' in o || 'profile' in o) {
       if (sawAction) return at(1, 'the world/profile line must come before every action');
+      if (sawHeader) return at(1, 'a second world/profile line (a file has one header line)');
+      sawHeader = true;
       for (const k of keys)
         if (!['world', 'profile', 'with', 'without'].includes(k))
           return at(colOf(raw, k), `unknown key '${k}' in the header line`);
@@ -105,6 +134,11 @@ export function parseReplay(text: string, name = 'replay'): Parsed<ReplayFile> {
       }
       if ('profile' in o) {
         if (typeof o.profile !== 'string') return at(colOf(raw, 'profile'), 'profile must be a string');
+        if (!PROFILES.some((p) => p.name === o.profile))
+          return at(
+            colOf(raw, 'profile'),
+            `unknown profile '${o.profile}' (known: ${PROFILES.map((p) => p.name).join(', ')})`,
+          );
         out.profile = o.profile;
       }
       for (const k of ['with', 'without'] as const) {
@@ -112,6 +146,9 @@ export function parseReplay(text: string, name = 'replay'): Parsed<ReplayFile> {
         const v = o[k];
         if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
           return at(colOf(raw, k), `${k} must be an array of change ids`);
+        const bad = v.find((x) => !CHANGES.some((c) => c.id === x));
+        if (bad !== undefined)
+          return at(colOf(raw, k), `${k}: unknown change '${String(bad)}' (see 'ffasim profiles')`);
         out[k] = v as string[];
       }
       continue;
@@ -133,13 +170,20 @@ export function parseReplay(text: string, name = 'replay'): Parsed<ReplayFile> {
           return at(col, `x${r}: not a u64 (number or 0x-hex string): ${JSON.stringify(v[r])}`);
         regs.push(x);
       }
+      if (v.length < 18 && short++ === 0) firstShort = line;
       const cpu = 'cpu' in o ? int(o.cpu, 63) : 0;
       if (cpu === undefined) return at(colOf(raw, 'cpu'), 'cpu must be an integer in 0..63');
-      out.actions.push({ kind: 'smc', line, regs, cpu });
+      const action: ReplayAction = { kind: 'smc', line, regs, cpu };
+      out.actions.push(action);
+      if ('cpu' in o) later.push({ action, raw });
       continue;
     }
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return at(col, `${kind} must be an object`);
     const a = v as Record<string, unknown>;
+    const known: readonly string[] = ACTION_KEYS[kind];
+    for (const k of Object.keys(a))
+      if (!known.includes(k))
+        return at(colOf(raw, k), `unknown key '${k}' in ${kind} (known: ${known.join(', ')})`);
     const addr = int(a.addr, 2 ** 52 - 1);
     if (addr === undefined) return at(col, `${kind}.addr must be an address below 2^52`);
     if (kind === 'write') {
@@ -157,10 +201,40 @@ export function parseReplay(text: string, name = 'replay'): Parsed<ReplayFile> {
       out.actions.push({ kind: 'read', line, addr, len });
     } else {
       const pages = 'pages' in a ? int(a.pages, 2 ** 40) : 1;
-      if (pages === undefined) return at(col, 'state.pages must be a non-negative integer');
-      out.actions.push({ kind: 'state', line, addr, pages });
+      if (pages === undefined || pages === 0)
+        return at(colOf(raw, 'pages'), 'state.pages must be a positive integer (a number of kernel pages)');
+      const action: ReplayAction = { kind: 'state', line, addr, pages };
+      out.actions.push(action);
+      later.push({ action, raw });
     }
   }
+  // Checks against the world the file runs in: known only once its header line (or --world) is.
+  const world = opts.world ?? out.world ?? defaultWorldConfig();
+  const ps = world.pageSize;
+  const ipaPages = 2 ** world.ipaBits / ps;
+  for (const { action: a, raw } of later) {
+    const at = (key: string, msg: string): Parsed<ReplayFile> => ({
+      ok: false,
+      error: `${name}:${a.line}:${colOf(raw, key)}: ${msg}`,
+    });
+    if (a.kind === 'smc' && a.cpu >= world.cpus)
+      return at('cpu', `cpu ${a.cpu}: the world has ${world.cpus} CPU(s) (cpu 0..${world.cpus - 1})`);
+    if (a.kind !== 'state') continue;
+    const hex = `0x${a.addr.toString(16)}`;
+    if (a.addr % ps !== 0) return at('addr', `state.addr ${hex} is not aligned to the page size ${ps}`);
+    const first = a.addr / ps;
+    if (first >= ipaPages)
+      return at('addr', `state.addr ${hex} is past the world's ${world.ipaBits}-bit IPA space`);
+    if (first + a.pages > ipaPages)
+      return at(
+        'pages',
+        `state.pages ${a.pages} from ${hex} runs past the world's ${world.ipaBits}-bit IPA space (at most ${ipaPages - first} pages of ${ps} bytes from there)`,
+      );
+  }
+  if (short > 0)
+    out.warnings.push(
+      `${name}: ${short} smc line(s) give fewer than 18 registers (first: line ${firstShort}); the missing registers are 0 (docs/replay.md)`,
+    );
   return { ok: true, value: out };
 }
 
@@ -218,13 +292,21 @@ export function runAction(world: World, a: ReplayAction): Record<string, unknown
   }
 }
 
-/** A replay file as a scenario for `ffasim run FILE.jsonl` (its results become trace events). */
-export function replayScenario(text: string, name: string): Parsed<Scenario> {
-  const r = parseReplay(text, name);
+/**
+ * A replay file as a scenario for `ffasim run FILE.jsonl` (its results become trace events), with the parsed file
+ * (its actions and warnings).
+ */
+export function replayScenario(
+  text: string,
+  name: string,
+  opts: { world?: WorldConfig } = {},
+): { ok: true; value: Scenario; file: ReplayFile } | { ok: false; error: string } {
+  const r = parseReplay(text, name, opts);
   if (!r.ok) return r;
   const file = r.value;
   return {
     ok: true,
+    file,
     value: {
       name,
       description: `replay of ${name}`,

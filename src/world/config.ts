@@ -197,6 +197,10 @@ export function parseWorldConfig(
         err(p, 'must be an object {base, size, name?}');
         return;
       }
+      for (const k of Object.keys(r))
+        if (k !== 'base' && k !== 'size' && k !== 'name')
+          err(`${p}.${k}`, 'unknown key (known: base, size, name)');
+      if ('name' in r && typeof r.name !== 'string') err(`${p}.name`, 'must be a string');
       const base = readInt(r.base);
       const size = readInt(r.size);
       if (base === undefined) err(`${p}.base`, 'must be a non-negative integer (number or 0x-hex string)');
@@ -289,8 +293,9 @@ function parseSpmc(s: unknown, at: string, cfg: WorldConfig, err: (p: string, m:
         }
         for (const k of Object.keys(p)) {
           if (!['id', 'uuids', 'properties', 'execContexts', 'name'].includes(k))
-            err(`${pa}.${k}`, 'unknown key');
+            err(`${pa}.${k}`, 'unknown key (known: id, uuids, properties, execContexts, name)');
         }
+        if ('name' in p && typeof p.name !== 'string') err(`${pa}.name`, 'must be a string');
         const id = readInt(p.id);
         if (id === undefined || id < 0x8001 || id > 0xffff)
           err(`${pa}.id`, 'must be a secure endpoint ID in 0x8001..0xFFFF');
@@ -338,6 +343,9 @@ function parseSpmc(s: unknown, at: string, cfg: WorldConfig, err: (p: string, m:
           else err(p, 'must be a 32-bit integer');
         } else if (k === 'retrievePatch') {
           const o = isObj(v) ? v : undefined;
+          for (const key of Object.keys(o ?? {}))
+            if (key !== 'offset' && key !== 'value' && key !== 'length')
+              err(`${p}.${key}`, 'unknown key (known: offset, value, length)');
           const offset = o ? readInt(o.offset) : undefined;
           const value = o ? readInt(o.value) : undefined;
           const length = o && 'length' in o ? readInt(o.length) : undefined;
@@ -355,8 +363,8 @@ function parseSpmc(s: unknown, at: string, cfg: WorldConfig, err: (p: string, m:
           if (typeof v === 'number' && Number.isSafeInteger(v) && Math.abs(v) <= 0x10000) out[k] = v;
           else err(p, 'must be an integer in −65536..65536');
         } else if (k === 'fragRxOffsetSkew') {
-          if (typeof v === 'number' && Number.isSafeInteger(v)) out[k] = v;
-          else err(p, 'must be an integer');
+          if (typeof v === 'number' && Number.isSafeInteger(v) && Math.abs(v) <= 0xffff_ffff) out[k] = v;
+          else err(p, 'must be an integer in −(2^32−1)..2^32−1');
         } else {
           err(
             p,
@@ -376,6 +384,8 @@ function checkLayout(cfg: WorldConfig, at: string, err: (p: string, m: string) =
     cfg[key].forEach((r, i) => {
       if (r.base % ps !== 0 || r.size % ps !== 0)
         err(`${at}.${key}[${i}]`, `base and size must be multiples of pageSize ${ps}`);
+      if (r.base + r.size > 2 ** cfg.ipaBits)
+        err(`${at}.${key}[${i}]`, `range ends above the host's ${cfg.ipaBits}-bit IPA space (ipaBits)`);
     });
   }
   if (cfg.ram.length === 0) err(`${at}.ram`, 'at least one RAM region is needed');

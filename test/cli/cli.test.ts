@@ -133,6 +133,70 @@ describe('ffasim run', () => {
     expect(p.err).toMatch(/unknown profile/);
     expect(p.err).not.toMatch(/at .*\.ts:\d+/); // no stack trace
   });
+
+  it('a name that selects nothing: exit 2 with the closest names (did you mean …)', () => {
+    const cases: [string[], RegExp][] = [
+      [['run', 'boto'], /unknown scenario 'boto' \(did you mean 'boot'\?\)/],
+      [['run', 'boot', '--profile', 'ffa12'], /unknown profile 'ffa12' \(did you mean 'ffa-1\.2'\?\)/],
+      [
+        ['run', 'boot', '--with', 'range-validaton'],
+        /--with: unknown change 'range-validaton' \(did you mean 'range-validation'\?\)/,
+      ],
+      [
+        ['run', 'boot', '--profile', 'linux-6.6,ffa1.2'],
+        /unknown profile 'ffa1\.2' \(did you mean 'ffa-1\.2'\?\)/,
+      ],
+      [
+        ['profiles', '--diff', 'linux-6.12', 'ffa-1.2'],
+        /unknown profile 'linux-6\.12' \(did you mean 'linux-6\.10', 'linux-6\.11'/,
+      ],
+    ];
+    for (const [args, msg] of cases) {
+      const r = ffasim(args);
+      expect([args, r.code]).toEqual([args, 2]);
+      expect(r.err).toMatch(msg);
+    }
+  });
+
+  it('a scenario module is checked: a misspelt key or an unknown profile is exit 2 naming the module', () => {
+    const good = join(dir, 'good.mjs');
+    writeFileSync(good, "export default { name: 'g', description: 'd', profile: 'linux-6.6', run() {} };\n");
+    const g = ffasim(['run', good]);
+    expect(g.code).toBe(0);
+    expect(g.out).toMatch(/profile linux-6\.6/);
+    const typo = join(dir, 'typo.mjs');
+    writeFileSync(typo, "export default { name: 't', description: 'd', proflie: 'linux-6.6', run() {} };\n");
+    const t = ffasim(['run', typo]);
+    expect(t.code).toBe(2);
+    expect(t.err).toMatch(/typo\.mjs: scenario unknown key 'proflie' \(did you mean 'profile'\?\)/);
+    writeFileSync(typo, "export default { name: 't', description: 'd', profile: 'linux-6.7', run() {} };\n");
+    expect(ffasim(['run', typo]).err).toMatch(/scenario profile: unknown profile 'linux-6\.7'/);
+  });
+
+  it("an explicit --profile ffa-1.2 wins over the scenario's own profile", () => {
+    expect(ffasim(['run', 'h6']).out.split('\n')[0]).toMatch(/profile linux-6\.11/);
+    expect(ffasim(['run', 'h6', '--profile', 'ffa-1.2']).out.split('\n')[0]).toMatch(/profile ffa-1\.2 /);
+  });
+
+  it('--seed: an integer in 0..2^32-1 (decimal or 0x); garbage is exit 2; ignored options are errors', () => {
+    expect(ffasim(['run', 'boot', '--seed', '0x10']).code).toBe(0);
+    for (const seed of ['abc', '-1', '1.5', '', '4294967296']) {
+      const r = ffasim(['run', 'boot', '--seed', seed]);
+      expect([seed, r.code]).toEqual([seed, 2]);
+      expect(r.err).toMatch(`--seed must be an integer in 0..4294967295, got '${seed}'`);
+    }
+    const cases: [string[], RegExp][] = [
+      [['run', 'boot', '--explain', '--format', 'jsonl'], /--explain work with --format text only/],
+      [['run', 'boot', '--profile', 'all', '--format', 'jsonl'], /prints a comparison .*drop --format jsonl/],
+      [['run', '--list', 'boot2'], /--list lists the built-in scenarios: give it no scenario/],
+      [['run', 'boot', '--sanitize', 'address'], /--sanitize goes with --kernel/],
+    ];
+    for (const [args, msg] of cases) {
+      const r = ffasim(args);
+      expect([args, r.code]).toEqual([args, 2]);
+      expect(r.err).toMatch(msg);
+    }
+  });
 });
 
 describe('ffasim replay', () => {
@@ -150,6 +214,56 @@ describe('ffasim replay', () => {
     ]);
     expect((lines[6]!.state as { host: string }[])[0]!.host).toBe('OWNED');
     expect(ffasim(['replay', 'examples/share-reclaim.jsonl']).out).toBe(r.out);
+    expect(r.err).toBe(''); // all 18 registers on every smc line: no note
+  });
+
+  it('an empty file is exit 2 "no actions in FILE" (replay, run, view) unless --allow-empty', () => {
+    const f = join(dir, 'empty.jsonl');
+    for (const text of ['', '# only a comment\n{"profile": "ffa-1.2"}\n\n']) {
+      writeFileSync(f, text);
+      for (const cmd of [['replay'], ['run'], ['view', '--report', join(dir, 'e.html')]]) {
+        const r = ffasim([...cmd, f]);
+        expect([cmd, r.code]).toEqual([cmd, 2]);
+        expect(r.err).toMatch(/^ffasim: no actions in .*empty\.jsonl .*--allow-empty/);
+      }
+      const ok = ffasim(['replay', f, '--allow-empty']);
+      expect([ok.code, ok.out, ok.err]).toEqual([0, '', '']);
+    }
+    const stdin = ffasim(['replay', '-'], '');
+    expect(stdin.code).toBe(2);
+    expect(stdin.err).toMatch(/no actions in stdin/);
+  });
+
+  it('short register arrays: the missing registers are 0, one warning per file on stderr', () => {
+    const f = join(dir, 'short.jsonl');
+    writeFileSync(f, '{"smc": ["0x1"]}\n{"smc": ["0x84000063", "0x10002"]}\n');
+    const r = ffasim(['replay', f]);
+    expect(r.code).toBe(0);
+    expect(r.out.trim().split('\n')).toHaveLength(2);
+    expect(r.err).toBe(
+      `ffasim: warning: ${f}: 2 smc line(s) give fewer than 18 registers (first: line 1); the missing registers are 0 (docs/replay.md)\n`,
+    );
+    expect(ffasim(['run', f, '--format', 'jsonl']).err).toMatch(/^ffasim: warning: .*2 smc line\(s\)/);
+  });
+
+  it('a page-state query past the world is a located error, not a clamp; --world decides', () => {
+    const f = join(dir, 'pages.jsonl');
+    writeFileSync(f, '{"state": {"addr": "0x0", "pages": 268435456}}\n');
+    expect(ffasim(['replay', f]).code).toBe(0);
+    writeFileSync(f, '{"state": {"addr": "0x0", "pages": 4294967295}}\n');
+    const r = ffasim(['replay', f]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(
+      /pages\.jsonl:1:27: state\.pages 4294967295 from 0x0 runs past the world's 40-bit IPA space/,
+    );
+    expect(r.out).toBe('');
+    const w = join(dir, 'ipa32.json');
+    writeFileSync(w, '{"ipaBits": 32, "guest": []}');
+    writeFileSync(f, '{"state": {"addr": "0x80000000", "pages": 524289}}\n');
+    expect(ffasim(['replay', f]).code).toBe(0);
+    expect(ffasim(['replay', f, '--world', w]).err).toMatch(
+      /pages\.jsonl:1:34: state\.pages 524289 from 0x80000000 runs past the world's 32-bit IPA space/,
+    );
   });
 
   it('bad files: FILE:LINE:COLUMN message, exit 2, nothing run', () => {
@@ -163,6 +277,10 @@ describe('ffasim replay', () => {
     expect(ffasim(['replay', f]).err).toMatch(/:2:1: the world\/profile line must come before/);
     writeFileSync(f, '{"world": {"pagesize": 4096}}\n');
     expect(ffasim(['replay', f]).err).toMatch(/world\.pagesize: unknown key/);
+    writeFileSync(f, '{"state": {"addr": "0x88000000", "page": 4}}\n');
+    expect(ffasim(['replay', f]).err).toMatch(/:1:34: unknown key 'page' in state \(known: addr, pages\)/);
+    writeFileSync(f, '{"profile": "ffa12"}\n{"smc": [1]}\n');
+    expect(ffasim(['replay', f]).err).toMatch(/:1:2: unknown profile 'ffa12'/);
   });
 
   it('a write the host stage-2 would fault on is reported and changes nothing', () => {
@@ -208,6 +326,27 @@ describe('ffasim decode', () => {
     const r = ffasim(['decode', '-'], '["0x84000063"]\nx0=0x84000063 x99=1\n');
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/stdin:2:15: register x99 does not exist/);
+    const u = ffasim(['decode', '-'], '["0x_"]\n');
+    expect(u.code).toBe(2);
+    expect(u.err).toMatch(/stdin:1:1: x0: not a u64/);
+  });
+
+  it('empty input is exit 2 "no register lines" unless --allow-empty; --count needs a partition-info descriptor', () => {
+    for (const input of ['', '# a comment\n\n']) {
+      const r = ffasim(['decode'], input);
+      expect([r.code, r.out]).toEqual([2, '']);
+      expect(r.err).toMatch(/no register lines in stdin .*--allow-empty/);
+      expect(ffasim(['decode', '--allow-empty'], input).code).toBe(0);
+    }
+    const empty = join(dir, 'empty.bin');
+    writeFileSync(empty, '');
+    expect(ffasim(['decode', '--descriptor', empty]).err).toMatch(/no bytes in .*empty\.bin/);
+    expect(ffasim(['decode', '--count', '3'], '["0x84000063"]').err).toMatch(
+      /--count goes with --descriptor FILE --kind partition-info/,
+    );
+    expect(
+      ffasim(['decode', '--descriptor', empty, '--kind', 'partition-info', '--count', '1.5']).err,
+    ).toMatch(/--count must be an integer in 0\.\.2\^32-1, got '1\.5'/);
   });
 
   it('--descriptor decodes v1.0, v1.1 and v1.2 transaction descriptors (hex text)', () => {
@@ -249,6 +388,48 @@ describe('ffasim check and fuzz', () => {
     expect(broken.code).toBe(1);
     expect(broken.out).toMatch(/FAIL {2}acs\/ffa_version_negotiation/);
     expect(broken.out).toMatch(/\d+ passed, 1 failed/);
+  });
+
+  it('check --rule that selects nothing is exit 2 with the closest prefixes, never "0 passed, 0 failed"', () => {
+    const z = ffasim(['check', '--rule', 'zzz']);
+    expect(z.code).toBe(2);
+    expect(z.out).toBe('');
+    expect(z.err).toMatch(/--rule: unknown rule prefix 'zzz'; rule ids start with fid\/, acs\//);
+    expect(ffasim(['check', '--rule', 'asc/']).err).toMatch(/did you mean 'acs\/'\?/);
+    expect(ffasim(['check', '--rule', 'acs/ffa_verison']).err).toMatch(/did you mean 'acs\/ffa_version'\?/);
+    const na = ffasim(['check', '--rule', 'acs/ffa_version_negotiation', '--profile', 'linux-6.6']);
+    expect(na.code).toBe(2);
+    expect(na.err).toMatch(/the rules it selects do not apply to profile linux-6\.6 \(try --profile all\)/);
+    expect(ffasim(['check', '--rule', 'acs/ffa_version_negotiation', '--profile', 'linux-6.11']).code).toBe(
+      0,
+    );
+    const j = ffasim(['check', '--json', '--format', 'junit']);
+    expect(j.code).toBe(2);
+    expect(j.err).toMatch(/--json is --format json: it does not go with --format junit/);
+  });
+
+  it('fuzz: garbage numbers, unknown invariants and quirks are exit 2 with suggestions', () => {
+    const cases: [string[], RegExp][] = [
+      [['--runs', 'abc'], /--runs must be a positive integer, got 'abc'/],
+      [['--runs', '-3'], /--runs must be a positive integer/],
+      [['--runs', '1.5'], /--runs must be a positive integer/],
+      [['--runs', '0'], /--runs must be a positive integer/],
+      [['--time', 'Infinity'], /--time must be a positive number of seconds, got 'Infinity'/],
+      [['--time', '-1'], /--time must be a positive number/],
+      [['--seed', ''], /--seed must be an integer in 0\.\.4294967295, got ''/],
+      [['--ignore', 'i3'], /--ignore: unknown invariant 'i3' \(did you mean 'I3'/],
+      [['--ignore', 'I1,I2,I3,I4,I5,I6,I7'], /--ignore names every invariant/],
+      [
+        ['--spmc-quirks', 'retrieve-shrt'],
+        /unknown SPMC quirk 'retrieve-shrt' \(did you mean 'retrieve-short'\?\)/,
+      ],
+      [['--json', '--format', 'junit'], /--json is --format json/],
+    ];
+    for (const [args, msg] of cases) {
+      const r = ffasim(['fuzz', '--out', join(dir, 'never.jsonl'), ...args]);
+      expect([args, r.code]).toEqual([args, 2]);
+      expect(r.err).toMatch(msg);
+    }
   });
 
   it('fuzz: a finding exits 1 and writes a replay file that `replay` accepts', () => {
@@ -350,5 +531,15 @@ describe('ffasim view', () => {
     const port = ffasim(['view', 'boot', '--port', '99999']);
     expect(port.code).toBe(2);
     expect(port.err).toMatch(/--port must be 0–65535/);
+    for (const p of ['', '1.0', 'abc', '-1'])
+      expect(ffasim(['view', 'boot', '--port', p, '--report', join(dir, 'p.html')]).err).toMatch(
+        `--port must be 0–65535 (0: any free port), got '${p}'`,
+      );
+    const trace = join(dir, 'boot.trace.jsonl');
+    writeFileSync(trace, ffasim(['run', 'boot', '--format', 'jsonl']).out);
+    expect(ffasim(['view', trace, '--report', join(dir, 't.html')]).code).toBe(0);
+    const recorded = ffasim(['view', trace, '--profile', 'linux-6.6', '--report', join(dir, 't.html')]);
+    expect(recorded.code).toBe(2);
+    expect(recorded.err).toMatch(/is a recorded trace, shown as recorded: --profile cannot change it/);
   }, 30_000);
 });
