@@ -51,9 +51,15 @@ describe('the packed tarball', () => {
     expect(files).toContain('package/lib/codecs.d.ts');
     expect(files).toContain('package/web/dist/index.html');
     expect(files).toContain('package/bin/ffasim.js');
-    expect(files.filter((f) => /(^package\/(src|test|bench|findings)\/)|\.test\.|\.png$/.test(f))).toEqual(
+    // Kernel mode compiles a user's ffa.c against our own C shims on their machine, so those ship as sources;
+    // nothing else under src/, and never kernel code (GPL-2.0: users fetch or point to it).
+    expect(files).toContain('package/src/kernel/shim/bridge.c');
+    expect(files).toContain('package/src/kernel/shim/include/ffasim/iface.h');
+    const shipped = files.filter((f) => !f.startsWith('package/src/kernel/shim/'));
+    expect(shipped.filter((f) => /(^package\/(src|test|bench|findings)\/)|\.test\.|\.png$/.test(f))).toEqual(
       [],
     );
+    expect(files.filter((f) => /\/(ffa|mem_protect)\.c$|arm_ffa\.h$/.test(f))).toEqual([]);
   });
 });
 
