@@ -1,5 +1,6 @@
 /** `ffasim decode`: register files per line, or `--descriptor FILE`. Bad input → line:column, exit 2. */
 
+import type { DescriptorKind } from '../ffa/desc/annotate.ts';
 import { emptyInput, intOption, readInput, UsageError, writeOutput } from './common.ts';
 import { decodeDescriptorCommand, decodeLines, parseHexOrBinary } from './decode.ts';
 
@@ -8,7 +9,7 @@ interface DecodeOpts {
   strict?: boolean;
   descriptor?: string;
   ffaVersion: '1.0' | '1.1' | '1.2';
-  kind: 'mem' | 'partition-info' | 'relinquish' | 'send2';
+  kind: DescriptorKind;
   count?: string;
   allowEmpty?: boolean;
 }
@@ -31,6 +32,7 @@ export function runDecodeCommand(file: string, o: DecodeOpts): number {
       ffaVersion: o.ffaVersion,
       kind: o.kind,
       json: o.json === true,
+      strict: o.strict === true,
       ...(count === undefined ? {} : { count }),
     });
     writeOutput(r.out, undefined);

@@ -8,6 +8,7 @@ import { annotate, annotatedToJSON, type DescriptorKind, formatAnnotated } from 
 import type { DescVersion } from '../ffa/desc/types.ts';
 import { callToJSON, formatCall, formatResult, resultToJSON } from '../ffa/format.ts';
 import { ffaName } from '../ffa/ids.ts';
+import type { DecodeError } from '../ffa/result.ts';
 import { RegisterFile, U64_MASK } from '../smccc/regs.ts';
 
 export interface InputError {
@@ -62,6 +63,15 @@ function fromAssignments(t: string, indent: number): Parsed {
   }
   return { ok: true, value: r };
 }
+
+const errorTag = (e: DecodeError): string => `[${e.code}${e.rule === undefined ? '' : ` ${e.rule}`}]`;
+
+const errorJSON = (e: DecodeError): Record<string, unknown> => ({
+  code: e.code,
+  message: e.message,
+  at: e.at,
+  ...(e.rule === undefined ? {} : { rule: e.rule }),
+});
 
 /** Decodes every line; never throws. */
 export function decodeLines(
@@ -125,21 +135,24 @@ export function decodeLines(
       continue;
     }
     const d = decodeCall(call.value, { strict: opts.strict === true });
-    const r = ret?.ok ? decodeResult(ret.value, d.ok ? d.value : call.value.w(0)) : undefined;
+    const strict = opts.strict === true;
+    const r = ret?.ok
+      ? decodeResult(ret.value, d.ok ? d.value : call.value.w(0), { strict, callRegs: call.value })
+      : undefined;
     if (opts.json) {
       const o: Record<string, unknown> = { line: i + 1 };
       if (d.ok) o.call = callToJSON(d.value);
-      else o.callError = { code: d.error.code, message: d.error.message, at: d.error.at };
-      if (r !== undefined)
-        o.ret = r.ok ? resultToJSON(r.value) : { code: r.error.code, message: r.error.message };
+      else o.callError = errorJSON(d.error);
+      if (r !== undefined) o.ret = r.ok ? resultToJSON(r.value) : { error: errorJSON(r.error) };
       out += `${JSON.stringify(o)}\n`;
     } else {
       const fid = call.value.w(0);
       const head = `${ffaName(fid)} (0x${fid.toString(16).padStart(8, '0')}, ${(fid & 0x4000_0000) !== 0 ? 'SMC64' : 'SMC32'})`;
       out += d.ok
         ? `${head}: ${formatCall(d.value)}\n`
-        : `${head}: cannot decode: ${d.error.message} [${d.error.code}]\n`;
-      if (r !== undefined) out += `  → ${r.ok ? formatResult(r.value) : r.error.message}\n`;
+        : `${head}: cannot decode: ${d.error.message} ${errorTag(d.error)}\n`;
+      if (r !== undefined)
+        out += `  → ${r.ok ? formatResult(r.value) : `cannot decode: ${r.error.message} ${errorTag(r.error)}`}\n`;
     }
   }
   return { out, errors };
@@ -160,14 +173,12 @@ export function parseHexOrBinary(input: Uint8Array): Uint8Array {
 /** Decodes one descriptor as annotated text or JSON. */
 export function decodeDescriptorCommand(
   bytes: Uint8Array,
-  opts: { ffaVersion: DescVersion; kind: DescriptorKind; json: boolean; count?: number },
+  opts: { ffaVersion: DescVersion; kind: DescriptorKind; json: boolean; count?: number; strict?: boolean },
 ): { out: string; ok: boolean } {
-  const a = annotate(
-    bytes,
-    opts.kind,
-    opts.ffaVersion,
-    opts.count === undefined ? {} : { count: opts.count },
-  );
+  const a = annotate(bytes, opts.kind, opts.ffaVersion, {
+    strict: opts.strict === true,
+    ...(opts.count === undefined ? {} : { count: opts.count }),
+  });
   return {
     out: opts.json ? `${JSON.stringify(annotatedToJSON(a))}\n` : formatAnnotated(a),
     ok: a.error === undefined,

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { DESCRIPTOR_KINDS } from '../ffa/desc/annotate.ts';
 import { UsageError } from './errors.ts';
 import { addKernelCommands } from './kernel-cmd.ts';
 
@@ -91,8 +92,8 @@ export function buildProgram(): Command {
       new Option('--ffa-version <v>', 'descriptor layout').choices(['1.0', '1.1', '1.2']).default('1.2'),
     )
     .addOption(
-      new Option('--kind <k>', 'descriptor kind')
-        .choices(['mem', 'partition-info', 'relinquish', 'send2'])
+      new Option('--kind <k>', 'descriptor kind (mem: a send, else a retrieve response; mem-*: one use)')
+        .choices([...DESCRIPTOR_KINDS])
         .default('mem'),
     )
     .option('--count <n>', 'partition-info: number of descriptors')

@@ -227,6 +227,18 @@ export function decodeCall(regs: RegisterFile, opts: { strict?: boolean } = {}):
       hex(w0),
     );
   }
+  // Strict: reserved FID bits are reported as such, not as an unknown ID (no function has them set).
+  if (opts.strict === true && (w0 & 0x00fe_0000) !== 0) {
+    return fail(
+      'CALL_MBZ_NONZERO',
+      'Call.MbzNonZero',
+      { kind: 'register', reg: 0, bits: [23, 17] },
+      'function ID bits [23:17] are reserved',
+      '0',
+      hex((w0 >>> 17) & 0x7f),
+      'call/fid-reserved',
+    );
+  }
   const hit = ffaFunctionById(w0 & ~0x10000);
   if (hit === undefined) {
     return fail(
@@ -287,17 +299,7 @@ export function decodeCall(regs: RegisterFile, opts: { strict?: boolean } = {}):
         'call/x0-upper',
       );
     }
-    if ((w0 & 0x00fe_0000) !== 0) {
-      return fail(
-        'CALL_MBZ_NONZERO',
-        'Call.MbzNonZero',
-        { kind: 'register', reg: 0, bits: [23, 17] },
-        'function ID bits [23:17] are reserved',
-        '0',
-        hex((w0 >>> 17) & 0x7f),
-        'call/fid-reserved',
-      );
-    }
+
     const used = usedBits(fields, smc64);
     for (let r = 1; r < 18; r++) {
       const loBad = (regs.w(r) & ~used.lo[r]!) >>> 0;

@@ -211,6 +211,15 @@ export const STRICT_RULES: readonly StrictRule[] = [
   ),
 ];
 
+const BY_ID: ReadonlyMap<string, StrictRule> = new Map(STRICT_RULES.map((r) => [r.id, r]));
+
+/** The catalogue entry of a rule id; an id not in {@link STRICT_RULES} is a programming error. */
+export function strictRule(id: string): StrictRule {
+  const r = BY_ID.get(id);
+  if (r === undefined) throw new Error(`strict rule '${id}' is not in STRICT_RULES`);
+  return r;
+}
+
 const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
 
 /** The highest and lowest set bit of a non-zero 32-bit mask. */

@@ -377,6 +377,58 @@ describe('ffasim decode', () => {
       expect(d.out).toMatch(/constituent\[0\]\.address\s+0x1000/);
     }
   });
+
+  it('--strict --descriptor: a misaligned EMAD offset fails naming the rule and the field; lenient it decodes', () => {
+    // A v1.2 share whose EMAD array sits at 56 (≥ the 48-byte header, but not 16-aligned); composite at 96.
+    const b = new Uint8Array(128);
+    const v = new DataView(b.buffer);
+    v.setUint16(0, 0x8005, true);
+    v.setUint16(2, 0x2f, true);
+    v.setUint32(24, 32, true);
+    v.setUint32(28, 1, true);
+    v.setUint32(32, 56, true);
+    v.setUint16(56, 0x8003, true);
+    v.setUint8(58, 2);
+    v.setUint32(60, 96, true);
+    v.setUint32(96, 1, true);
+    v.setUint32(100, 1, true);
+    v.setBigUint64(112, 0x4010f000n, true);
+    v.setUint32(120, 1, true);
+    const f = join(dir, 'misaligned.bin');
+    writeFileSync(f, b);
+    const strict = ffasim(['decode', '--descriptor', f, '--kind', 'mem-send', '--strict']);
+    expect(strict.code).toBe(1);
+    expect(strict.out).toMatch(
+      /error DESC_MISALIGNED \(desc\/emad-offset-align\): bytes 32\.\.35 \(header\.ep_mem_offset\): EMAD offset must be 16-byte aligned; expected multiple of 16, got 56/,
+    );
+    const j = JSON.parse(ffasim(['decode', '--descriptor', f, '--strict', '--json']).out) as {
+      error: { rule: string; at: { offset: number } };
+    };
+    expect(j.error).toMatchObject({ rule: 'desc/emad-offset-align', at: { offset: 32 } });
+    const lenient = ffasim(['decode', '--descriptor', f, '--kind', 'mem-send']);
+    expect(lenient.code).toBe(0);
+    expect(lenient.out).toMatch(/constituent\[0\]\.address\s+0x4010f000/);
+  });
+
+  it('--strict on register lines: a call rule and an answer rule read with its call, each with its id', () => {
+    const input = [
+      '["0x84000063", "0x80010002"]',
+      '{"call": ["0x84000064", "0x84000066"], "ret": ["0x84000061", 0, 4]}',
+    ].join('\n');
+    const r = ffasim(['decode', '--strict', '-'], input);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(
+      /FFA_VERSION .*cannot decode: x1\[31:31\].*\[CALL_MBZ_NONZERO call\/undefined-bits\]/,
+    );
+    expect(r.out).toMatch(/→ cannot decode: x2\[2:2\].*\[RESULT_MBZ_NONZERO ret\/features\]/);
+    const j = ffasim(['decode', '--strict', '--json', '-'], input)
+      .out.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { callError?: { rule: string }; ret?: { error?: { rule: string } } });
+    expect([j[0]!.callError?.rule, j[1]!.ret?.error?.rule]).toEqual(['call/undefined-bits', 'ret/features']);
+    // Lenient: both decode.
+    expect(ffasim(['decode', '-'], input).out).not.toMatch(/cannot decode/);
+  });
 });
 
 describe('ffasim check and fuzz', () => {

@@ -3,11 +3,49 @@
  * every field recorded, plus the bytes no field covers and the bytes two fields claim (offset tricks show there).
  */
 import type { DecodeError } from '../result.ts';
-import { type Annotation, Cursor, parseMemWith } from './mem.ts';
-import { parsePartitionInfoWith, parseRelinquishWith, parseSend2With } from './other.ts';
+import { type Annotation, Cursor, type MemKind, parseMemWith } from './mem.ts';
+import {
+  parseEndpointRxTxWith,
+  parsePartitionInfoWith,
+  parseRelinquishWith,
+  parseSend2With,
+} from './other.ts';
 import type { DescVersion } from './types.ts';
 
-export type DescriptorKind = 'mem' | 'partition-info' | 'relinquish' | 'send2';
+/**
+ * `mem` is any memory transaction descriptor (parsed as a send, else as a retrieve response); the `mem-*` kinds
+ * name one use, so strict mode checks that use's flags and fields.
+ */
+export type DescriptorKind =
+  | 'mem'
+  | 'mem-send'
+  | 'mem-retrieve-req'
+  | 'mem-retrieve-resp'
+  | 'mem-hyp-retrieve-req'
+  | 'partition-info'
+  | 'relinquish'
+  | 'send2'
+  | 'rxtx';
+
+/** Every descriptor kind, for CLI choices. */
+export const DESCRIPTOR_KINDS: readonly DescriptorKind[] = [
+  'mem',
+  'mem-send',
+  'mem-retrieve-req',
+  'mem-retrieve-resp',
+  'mem-hyp-retrieve-req',
+  'partition-info',
+  'relinquish',
+  'send2',
+  'rxtx',
+];
+
+const MEM_KINDS: Readonly<Partial<Record<DescriptorKind, MemKind>>> = {
+  'mem-send': 'send',
+  'mem-retrieve-req': 'retrieve-req',
+  'mem-retrieve-resp': 'retrieve-resp',
+  'mem-hyp-retrieve-req': 'hyp-retrieve-req',
+};
 
 export interface Annotated {
   kind: DescriptorKind;
@@ -32,11 +70,20 @@ export function annotate(
     case 'mem':
       r = parseMemWith(c, version, { kind: 'send' });
       if (!r.ok) {
-        // A retrieve request/response may legitimately differ from a send: retry leniently for the dump.
-        const c2 = new Cursor(bytes, { record: true });
+        // A retrieve response may legitimately differ from a send: retry as one (strict stays strict).
+        const c2 = new Cursor(bytes, { record: true, strict: opts.strict === true });
         const r2 = parseMemWith(c2, version, { kind: 'retrieve-resp' });
         if (r2.ok) return finish(kind, version, bytes, c2.rec ?? [], undefined);
       }
+      break;
+    case 'mem-send':
+    case 'mem-retrieve-req':
+    case 'mem-retrieve-resp':
+    case 'mem-hyp-retrieve-req':
+      r = parseMemWith(c, version, { kind: MEM_KINDS[kind]! });
+      break;
+    case 'rxtx':
+      r = parseEndpointRxTxWith(c);
       break;
     case 'partition-info': {
       const size = version === '1.0' ? 8 : 24;
@@ -106,7 +153,10 @@ export function formatAnnotated(a: Annotated): string {
     lines.push(
       `  ${String(o.offset).padStart(5)} +${String(o.size).padEnd(2)} ${'(overlap)'.padEnd(w)} bytes claimed by two fields`,
     );
-  if (a.error !== undefined) lines.push(`  error ${a.error.code}: ${a.error.message}`);
+  if (a.error !== undefined)
+    lines.push(
+      `  error ${a.error.code}${a.error.rule === undefined ? '' : ` (${a.error.rule})`}: ${a.error.message}`,
+    );
   return `${lines.join('\n')}\n`;
 }
 
@@ -121,6 +171,14 @@ export function annotatedToJSON(a: Annotated): Record<string, unknown> {
     overlaps: a.overlaps,
     ...(a.error === undefined
       ? {}
-      : { error: { code: a.error.code, name: a.error.name, message: a.error.message, at: a.error.at } }),
+      : {
+          error: {
+            code: a.error.code,
+            name: a.error.name,
+            message: a.error.message,
+            at: a.error.at,
+            ...(a.error.rule === undefined ? {} : { rule: a.error.rule }),
+          },
+        }),
   };
 }

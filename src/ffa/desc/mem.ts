@@ -4,7 +4,8 @@
  * checked by {@link Cursor.region} before anything is read; sizes are computed only after each factor has been
  * bounded (u32 × 32 stays below 2^53).
  */
-import { fail, ok, type Result } from '../result.ts';
+import { fail, type Location, ok, type Result } from '../result.ts';
+import { strictRule } from '../strict.ts';
 import {
   COMPOSITE,
   CONSTITUENT,
@@ -125,6 +126,7 @@ export class Cursor {
           'reserved field must be zero',
           '0',
           hexv(v),
+          'desc/reserved-fields',
         );
       }
     }
@@ -207,7 +209,9 @@ export function parseMemWith(
         '0',
       );
     }
-    return ok(header([]));
+    const tx = header([]);
+    const se = c.strict ? memStrict<MemTransaction>(tx, kind, 0) : undefined;
+    return se ?? ok(tx);
   }
   if (version !== '1.0') {
     // HF accepts 16-byte EMADs from a 1.2 layout; a 32-byte EMAD in a 1.1 layout is rejected (abi.md §9.2).
@@ -233,9 +237,8 @@ export function parseMemWith(
       );
     }
     if (c.strict && emadOffset % 16 !== 0) {
-      return fail(
-        'DESC_MISALIGNED',
-        'Descriptor.Misaligned',
+      return ruleFail(
+        'desc/emad-offset-align',
         at(32, 'header.ep_mem_offset', 4),
         'EMAD offset must be 16-byte aligned',
         'multiple of 16',
@@ -268,15 +271,9 @@ export function parseMemWith(
     });
   }
   const tx = header(emads);
-  if (c.strict && version !== '1.0' && (tx.attributes & 0xff80) !== 0) {
-    return fail(
-      'DESC_MBZ_NONZERO',
-      'Descriptor.MbzNonZero',
-      at(2, 'header.attributes', 2),
-      'attributes bits [15:7] are reserved',
-      '0',
-      `0x${tx.attributes.toString(16)}`,
-    );
+  if (c.strict) {
+    const se = memStrict<MemTransaction>(tx, kind, emadOffset);
+    if (se) return se;
   }
   const off = emads[0]!.compositeOffset;
   for (let i = 1; i < emads.length; i++) {
@@ -426,6 +423,163 @@ export function parseMemWith(
   }
   const composite: Composite = { totalPageCount: total, constituents };
   return ok({ ...tx, composite });
+}
+
+const RULE_ERRORS = {
+  DESC_MBZ_NONZERO: 'Descriptor.MbzNonZero',
+  DESC_MISALIGNED: 'Descriptor.Misaligned',
+  DESC_RESERVED_VALUE: 'Descriptor.ReservedValue',
+} as const;
+
+/** A strict descriptor rule's failure, with the code STRICT_RULES (../strict.ts) gives the rule. */
+export function ruleFail<T>(
+  rule: string,
+  at: Location,
+  why: string,
+  expected: string,
+  got: string,
+): Result<T> {
+  const code = strictRule(rule).code as keyof typeof RULE_ERRORS;
+  return fail(code, RULE_ERRORS[code], at, why, expected, got, rule);
+}
+
+const bytesAt = (offset: number, field: string, size: number): Location => ({
+  kind: 'bytes',
+  offset,
+  field,
+  size,
+});
+const hx = (v: number): string => `0x${v.toString(16)}`;
+
+/** The lowest set bit's range of a non-zero mask, as `[hi:lo]` over the set bits. */
+function bitsOf(bad: number): string {
+  const hi = 31 - Math.clz32(bad);
+  const lo = 31 - Math.clz32(bad & -bad);
+  return hi === lo ? `bit ${hi}` : `bits [${hi}:${lo}]`;
+}
+
+/**
+ * The strict rules of a parsed memory transaction descriptor (abi.md §9.1–§9.4): attributes, flags per use,
+ * EMAD permissions and access flags, the all-zero hypervisor retrieve request. Values are already bounds-checked.
+ */
+function memStrict<T>(tx: MemTransaction, kind: MemKind, emadOffset: number): Result<T> | undefined {
+  const v10 = tx.version === '1.0';
+  const attrSize = v10 ? 1 : 2;
+  if (kind === 'hyp-retrieve-req') {
+    // abi.md §9.1: every field but the handle is 0, including EMAD size and offset (HF's validate).
+    const fields: [string, number, number, number | bigint][] = [
+      ['header.sender', 0, 2, tx.sender],
+      ['header.attributes', 2, attrSize, tx.attributes],
+      ['header.flags', 4, 4, tx.flags],
+      ['header.tag', 16, 8, tx.tag],
+      ...(v10
+        ? []
+        : ([
+            ['header.ep_mem_size', 24, 4, tx.emadSize],
+            ['header.ep_mem_offset', 32, 4, tx.emadOffset],
+          ] as [string, number, number, number][])),
+      ['header.ep_count', 28, 4, tx.emads.length],
+    ];
+    for (const [field, off, size, value] of fields)
+      if (value !== 0 && value !== 0n)
+        return ruleFail(
+          'desc/hyp-retrieve-zero',
+          bytesAt(off, field, size),
+          'a hypervisor retrieve request names only the handle',
+          '0',
+          `0x${value.toString(16)}`,
+        );
+    return undefined;
+  }
+  const a = tx.attributes;
+  const reserved = v10 ? a & 0xc0 : a & 0xff80;
+  if (reserved !== 0)
+    return ruleFail(
+      'desc/attributes-reserved',
+      bytesAt(2, 'header.attributes', attrSize),
+      `attributes ${bitsOf(reserved)} are reserved`,
+      '0',
+      hx(a),
+    );
+  if (!v10 && (a & 0x40) !== 0 && (kind === 'send' || kind === 'retrieve-req'))
+    return ruleFail(
+      'desc/attributes-ns',
+      bytesAt(2, 'header.attributes', attrSize),
+      `the NS bit (6) is set only by the relayer in a retrieve response, not in a ${kind === 'send' ? 'send' : 'retrieve request'}`,
+      '0',
+      hx(a),
+    );
+  const type = (a >> 4) & 3;
+  const share = a & 3;
+  const cache = (a >> 2) & 3;
+  const badEncoding =
+    type === 3
+      ? 'memory type 0b11 is reserved'
+      : type === 2 && share === 1
+        ? 'normal memory shareability 0b01 is reserved'
+        : type === 2 && (cache === 0 || cache === 2)
+          ? `normal memory cacheability 0b${cache.toString(2).padStart(2, '0')} is reserved`
+          : undefined;
+  if (badEncoding !== undefined)
+    return ruleFail(
+      'desc/attributes-encoding',
+      bytesAt(2, 'header.attributes', attrSize),
+      badEncoding,
+      'a defined encoding',
+      hx(a),
+    );
+  const flagMask =
+    kind === 'send' ? ~0x3 : kind === 'retrieve-req' ? (tx.version === '1.2' ? ~0x7ff : ~0x3ff) : ~0x1f;
+  const badFlags = (tx.flags & flagMask) >>> 0;
+  if (badFlags !== 0)
+    return ruleFail(
+      'desc/flags',
+      bytesAt(4, 'header.flags', 4),
+      `${kind === 'send' ? 'send' : kind === 'retrieve-req' ? 'retrieve request' : 'retrieve response'} flags ${bitsOf(badFlags)} are reserved`,
+      '0',
+      hx(tx.flags >>> 0),
+    );
+  if (kind === 'retrieve-req' && (tx.flags & 0x200) === 0 && (tx.flags & 0x1e0) !== 0)
+    return ruleFail(
+      'desc/flags-alignment-hint',
+      bytesAt(4, 'header.flags', 4),
+      'the alignment hint flags[8:5] must be zero while hint-valid flags[9] is 0',
+      '0',
+      hx(tx.flags >>> 0),
+    );
+  for (let i = 0; i < tx.emads.length; i++) {
+    const e = tx.emads[i]!.access;
+    const base = emadOffset + i * tx.emadSize;
+    const p = e.permissions;
+    if ((p & 0xf0) !== 0)
+      return ruleFail(
+        'desc/permissions-reserved',
+        bytesAt(base + 2, `emad[${i}].permissions`, 1),
+        `permissions ${bitsOf(p & 0xf0)} are reserved`,
+        '0',
+        hx(p),
+      );
+    if ((p & 3) === 3 || ((p >> 2) & 3) === 3)
+      return ruleFail(
+        'desc/permissions-encoding',
+        bytesAt(base + 2, `emad[${i}].permissions`, 1),
+        `${(p & 3) === 3 ? 'data' : 'instruction'} access 0b11 is reserved`,
+        'a defined encoding',
+        hx(p),
+      );
+    const badAccess = kind === 'send' ? e.flags : e.flags & 0xfe;
+    if (badAccess !== 0)
+      return ruleFail(
+        'desc/access-flags',
+        bytesAt(base + 3, `emad[${i}].access_flags`, 1),
+        kind === 'send'
+          ? 'the EMAD flags byte is zero in a send'
+          : `EMAD flags ${bitsOf(badAccess)} are reserved`,
+        '0',
+        hx(e.flags),
+      );
+  }
+  return undefined;
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   SEND2_V1_2,
   writeField,
 } from './layout.ts';
-import { Cursor } from './mem.ts';
+import { Cursor, ruleFail } from './mem.ts';
 import type { DescVersion, EndpointRxTx, PartitionInfo, Relinquish, Send2Header } from './types.ts';
 
 const num = (x: unknown): number => (typeof x === 'number' ? x : 0);
@@ -24,8 +24,9 @@ export function parsePartitionInfo(
   version: DescVersion,
   count: number,
   size?: number,
+  opts: { strict?: boolean } = {},
 ): Result<PartitionInfo[]> {
-  return parsePartitionInfoWith(new Cursor(buf), version, count, size);
+  return parsePartitionInfoWith(new Cursor(buf, { strict: opts.strict === true }), version, count, size);
 }
 
 export function parsePartitionInfoWith(
@@ -62,6 +63,17 @@ export function parsePartitionInfoWith(
   for (let i = 0; i < count; i++) {
     const r = c.struct(l, i * step, `partition[${i}]`, 'other');
     if (!r.ok) return r;
+    if (c.strict) {
+      const e = partitionStrict<PartitionInfo[]>(
+        version,
+        i,
+        i * step,
+        num(r.value.id),
+        num(r.value.exec_ctx),
+        num(r.value.properties),
+      );
+      if (e) return e;
+    }
     out.push({
       id: num(r.value.id),
       execContexts: num(r.value.exec_ctx),
@@ -70,6 +82,55 @@ export function parsePartitionInfoWith(
     });
   }
   return ok(out);
+}
+
+/** The strict rules of one partition information descriptor (abi.md §5.2, partition properties table). */
+function partitionStrict<T>(
+  version: DescVersion,
+  i: number,
+  base: number,
+  id: number,
+  execCtx: number,
+  props: number,
+): Result<T> | undefined {
+  const at = (off: number, field: string, size: number) => ({
+    kind: 'bytes' as const,
+    offset: base + off,
+    field: `partition[${i}].${field}`,
+    size,
+  });
+  const hx = (v: number): string => `0x${(v >>> 0).toString(16)}`;
+  const idType = version === '1.0' ? 0 : (props >> 4) & 3;
+  // v1.0 defines bits [2:0]; v1.1+ [10:0], of which [3:0] and [10:6] only for a PE endpoint (ID type 0b00).
+  const defined = version === '1.0' ? 0x7 : idType === 0 ? 0x7ff : 0x30;
+  const bad = (props & ~defined) >>> 0;
+  if (bad !== 0)
+    return ruleFail(
+      'desc/partition-properties',
+      at(4, 'properties', 4),
+      idType === 0
+        ? `partition properties 0x${bad.toString(16)} are reserved`
+        : `with ID type 0b${idType.toString(2).padStart(2, '0')} only bits [5:4] are defined`,
+      '0',
+      hx(props),
+    );
+  if (idType === 0 && (props & 0xc0) !== 0 && ((id & 0x8000) === 0 || (props & 1) === 0))
+    return ruleFail(
+      'desc/partition-vm-messages',
+      at(4, 'properties', 4),
+      'VM created/destroyed messages (bits 6, 7) are only for an SP (ID bit 15) that receives direct requests (bit 0)',
+      '0',
+      hx(props),
+    );
+  if ((idType === 1 || idType === 3) && execCtx !== 0)
+    return ruleFail(
+      'desc/partition-exec-ctx',
+      at(2, 'exec_ctx', 2),
+      `bytes 2–3 are reserved for ID type 0b${idType.toString(2).padStart(2, '0')}`,
+      '0',
+      hx(execCtx),
+    );
+  return undefined;
 }
 
 /** Builds partition information descriptors; a v1.0 caller gets properties masked to bits [2:0]. */
@@ -88,8 +149,8 @@ export function buildPartitionInfo(list: readonly PartitionInfo[], version: Desc
 }
 
 /** Parses a relinquish descriptor (endpoint count > 0, IDs inside the buffer). */
-export function parseRelinquish(buf: Uint8Array): Result<Relinquish> {
-  return parseRelinquishWith(new Cursor(buf));
+export function parseRelinquish(buf: Uint8Array, opts: { strict?: boolean } = {}): Result<Relinquish> {
+  return parseRelinquishWith(new Cursor(buf, { strict: opts.strict === true }));
 }
 
 export function parseRelinquishWith(c: Cursor): Result<Relinquish> {
@@ -128,7 +189,16 @@ export function parseRelinquishWith(c: Cursor): Result<Relinquish> {
     });
     endpoints.push(id);
   }
-  return ok({ handle: r.value.handle as bigint, flags: num(r.value.flags), endpoints });
+  const flags = num(r.value.flags);
+  if (c.strict && (flags & ~0x3) !== 0)
+    return ruleFail(
+      'desc/relinquish-flags',
+      { kind: 'bytes', offset: 8, size: 4, field: 'relinquish.flags' },
+      'relinquish flags [31:2] are reserved',
+      '0',
+      `0x${(flags >>> 0).toString(16)}`,
+    );
+  return ok({ handle: r.value.handle as bigint, flags, endpoints });
 }
 
 export function buildRelinquish(r: Relinquish): Uint8Array {
@@ -190,10 +260,28 @@ export function buildSend2Header(h: Send2Header): Uint8Array {
   return out;
 }
 
-export function parseEndpointRxTx(buf: Uint8Array): Result<EndpointRxTx> {
-  const c = new Cursor(buf);
+export function parseEndpointRxTx(buf: Uint8Array, opts: { strict?: boolean } = {}): Result<EndpointRxTx> {
+  return parseEndpointRxTxWith(new Cursor(buf, { strict: opts.strict === true }));
+}
+
+export function parseEndpointRxTxWith(c: Cursor): Result<EndpointRxTx> {
   const r = c.struct(ENDPOINT_RXTX, 0, 'rxtx', 'header');
   if (!r.ok) return r;
+  if (c.strict)
+    for (const [field, off] of [
+      ['rx_composite_off', 4],
+      ['tx_composite_off', 8],
+    ] as const) {
+      const v = num(r.value[field]);
+      if (v % 8 !== 0)
+        return ruleFail(
+          'desc/rxtx-composite-align',
+          { kind: 'bytes', offset: off, size: 4, field: `rxtx.${field}` },
+          `${field === 'rx_composite_off' ? 'RX' : 'TX'} composite offset must be a multiple of 8`,
+          'multiple of 8',
+          String(v),
+        );
+    }
   return ok({
     endpointId: num(r.value.endpoint),
     rxCompositeOffset: num(r.value.rx_composite_off),
