@@ -17,7 +17,7 @@ function readyWorld(): World {
 }
 
 /** Floor: the register file copied host → hyp → spmd → spmc → partition and back, no logic at all. */
-function floor(iter: number): number {
+export function floor(iter: number): number {
   const host = RegisterFile.of([FFA.MSG_SEND_DIRECT_REQ64, 0x8001, 0, 1, 2, 3, 4, 5]);
   const a = new RegisterFile();
   const b = new RegisterFile();

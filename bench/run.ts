@@ -3,13 +3,16 @@
  * Performance targets live here, never in timed unit tests.
  */
 import { benchFuzz } from './fuzz.ts';
+import { benchGuidance } from './guidance.ts';
 import { printResults } from './harness.ts';
 import { benchProxy } from './proxy.ts';
 import { benchRegfile } from './regfile.ts';
 import { benchStartup } from './startup.ts';
+import { benchVirtio } from './virtio.ts';
 
 const suites: Record<string, () => void> = {
   fuzz: benchFuzz,
+  guidance: benchGuidance,
   proxy: () =>
     printResults(
       'Proxy: ns per operation, ratio to the same-run floor (4 hops of register copies)',
@@ -21,6 +24,7 @@ const suites: Record<string, () => void> = {
       benchRegfile(),
     ),
   startup: benchStartup,
+  virtio: benchVirtio,
 };
 
 const want = process.argv.slice(2);

@@ -30,17 +30,32 @@ const srcCount = files.length;
 const allowed = {
   smccc: [],
   ffa: ['smccc'],
-  trace: ['smccc', 'ffa'],
+  // virtio: the virtio-msg codec, beside ffa (docs/virtio-msg.md); trace decodes its payloads.
+  virtio: ['smccc', 'ffa'],
+  trace: ['smccc', 'ffa', 'virtio'],
   mem: ['trace'],
   hyp: ['smccc', 'ffa', 'mem', 'trace'],
-  spmc: ['smccc', 'ffa', 'mem', 'trace'],
-  host: ['smccc', 'ffa', 'mem', 'trace'],
-  world: ['smccc', 'ffa', 'mem', 'trace', 'hyp', 'spmc', 'host'],
-  scenario: ['smccc', 'ffa', 'mem', 'trace', 'hyp', 'spmc', 'host', 'world'],
-  check: ['smccc', 'ffa', 'mem', 'trace', 'hyp', 'spmc', 'host', 'world', 'scenario'],
+  spmc: ['smccc', 'ffa', 'virtio', 'mem', 'trace'],
+  host: ['smccc', 'ffa', 'virtio', 'mem', 'trace'],
+  world: ['smccc', 'ffa', 'virtio', 'mem', 'trace', 'hyp', 'spmc', 'host'],
+  scenario: ['smccc', 'ffa', 'virtio', 'mem', 'trace', 'hyp', 'spmc', 'host', 'world'],
+  check: ['smccc', 'ffa', 'virtio', 'mem', 'trace', 'hyp', 'spmc', 'host', 'world', 'scenario'],
   // kernel: the Node layer that fetches, builds and runs real kernel trees (src/kernel may use Node APIs).
-  kernel: ['smccc', 'ffa', 'mem', 'trace', 'hyp', 'spmc', 'host', 'world', 'scenario', 'check'],
-  cli: ['smccc', 'ffa', 'mem', 'trace', 'hyp', 'spmc', 'host', 'world', 'scenario', 'check', 'kernel'],
+  kernel: ['smccc', 'ffa', 'virtio', 'mem', 'trace', 'hyp', 'spmc', 'host', 'world', 'scenario', 'check'],
+  cli: [
+    'smccc',
+    'ffa',
+    'virtio',
+    'mem',
+    'trace',
+    'hyp',
+    'spmc',
+    'host',
+    'world',
+    'scenario',
+    'check',
+    'kernel',
+  ],
 };
 
 const problems = [];

@@ -10,8 +10,9 @@ import { PROFILES, type Profile } from '../hyp/profiles.ts';
 import { BUG_SCENARIOS } from '../scenario/builtin/bugs.ts';
 import { runScenario } from '../scenario/scenario.ts';
 import { defaultWorldConfig, type WorldConfig } from '../world/config.ts';
-import { createWorld, type World } from '../world/world.ts';
+import { createWorld, type World, type WorldOptions } from '../world/world.ts';
 import { disposition, resultLabel as errName, ready } from './observe.ts';
+import { virtioRules } from './virtio-rules.ts';
 
 export interface Rule {
   id: string;
@@ -41,10 +42,16 @@ export function specHas(profile: string, change: string): boolean {
 const ORDER = PROFILES.map((p) => p.name);
 const fromEra = (era: string, p: string): boolean => ORDER.indexOf(p) >= ORDER.indexOf(era);
 
-function world(profile: Profile, cfg?: (c: WorldConfig) => void): World {
+/**
+ * The hyp of the check that is running (kernel mode: a tree's real ffa.c); set by {@link runCheck} for its
+ * duration, so that every world a rule builds runs that hyp. Checks are synchronous: no other check interleaves.
+ */
+let checkHyp: WorldOptions['hyp'];
+
+function world(profile: Profile, cfg?: (c: WorldConfig) => void, trace = true): World {
   const config = defaultWorldConfig();
   cfg?.(config);
-  return createWorld({ config, profile, trace: true });
+  return createWorld({ config, profile, trace, ...(checkHyp === undefined ? {} : { hyp: checkHyp }) });
 }
 
 // Spec tables (proxy-behaviour.md §2 "Deny-list contents" and the behaviour matrix), independent of src/hyp.
@@ -349,7 +356,7 @@ function errorRules(): Rule[] {
       'any FF-A call before FFA_VERSION → INVALID_PARAMETERS (6.11 on)',
       (p) => (trap(p) ? 'INVALID_PARAMETERS' : 'FFA_SUCCESS'),
       (w) => {
-        const fresh = createWorld({ profile: w.profile, trace: false });
+        const fresh = world(w.profile, undefined, false);
         return errName(fresh.smc([FFA.ID_GET]));
       },
     ),
@@ -505,14 +512,28 @@ function bugRules(): Rule[] {
 }
 
 export function allRules(): Rule[] {
-  return [...fidRules(), ...acsRules(), ...errorRules(), ...bugRules()];
+  return [...fidRules(), ...acsRules(), ...errorRules(), ...bugRules(), ...virtioRules()];
 }
 
 /**
  * Runs every rule that applies to the named base profile of `profile`, on `profile` (which may carry
  * `--with/--without` changes). Never throws: a crash of the model is a failed rule.
  */
-export function runCheck(profile: Profile, filter?: (id: string) => boolean): RuleResult[] {
+export function runCheck(
+  profile: Profile,
+  filter?: (id: string) => boolean,
+  opts: { hyp?: WorldOptions['hyp'] } = {},
+): RuleResult[] {
+  const prev = checkHyp;
+  checkHyp = opts.hyp;
+  try {
+    return runRules(profile, filter);
+  } finally {
+    checkHyp = prev;
+  }
+}
+
+function runRules(profile: Profile, filter: ((id: string) => boolean) | undefined): RuleResult[] {
   const out: RuleResult[] = [];
   for (const r of allRules()) {
     if (filter !== undefined && !filter(r.id)) continue;

@@ -244,12 +244,21 @@ export function probes(): Probe[] {
   return out;
 }
 
-/** Runs one probe on one profile and returns its outcome string (a crash is an outcome too). */
-export function runProbe(p: Probe, profile: Profile): string {
+/**
+ * Runs one probe on one profile and returns its outcome string (a crash is an outcome too). `hyp` runs it on
+ * another hyp than the model proxy (kernel mode's real ffa.c: `kernel identify`).
+ */
+export function runProbe(p: Probe, profile: Profile, hyp?: WorldOptions['hyp']): string {
   const config = defaultWorldConfig();
   p.world?.(config);
   try {
-    const w = createWorld({ ...(p.options ?? {}), config, profile, trace: true });
+    const w = createWorld({
+      ...(p.options ?? {}),
+      config,
+      profile,
+      trace: true,
+      ...(hyp === undefined ? {} : { hyp }),
+    });
     if (p.setup !== false) ready(w);
     return p.run(w);
   } catch (e) {

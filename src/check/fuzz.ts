@@ -17,9 +17,11 @@ import { FFA } from '../ffa/ids.ts';
 import { PROFILES, type Profile } from '../hyp/profiles.ts';
 import { smcLine } from '../scenario/replay.ts';
 import { RegisterFile } from '../smccc/regs.ts';
+import type { HostileConfig, Prng } from '../spmc/hostile.ts';
 import { defaultWorldConfig, type WorldConfig } from '../world/config.ts';
-import { createWorld, type World } from '../world/world.ts';
-import { checkCall, checkReclaimable, initialCheckState, type Violation } from './invariants.ts';
+import { BootedWorld, createWorld, type World, type WorldOptions } from '../world/world.ts';
+import { checkCall, checkReclaimable, initialCheckState, markCall, type Violation } from './invariants.ts';
+import { poolShareDescriptor } from './pool-share.ts';
 
 /** Where a constituent points. */
 export type PageSel =
@@ -165,14 +167,33 @@ export class FuzzRun {
   /** Record the replay (only for the final, shrunk reproduction: recording costs more than running). */
   private readonly record: boolean;
 
-  constructor(profile: Profile, config: WorldConfig, ignore: readonly string[] = [], record = false) {
+  /** Sees every host SMC after its invariant check (campaigns: coverage, every violation, not just the first). */
+  onCall: ((regs: RegisterFile, out: RegisterFile, v: Violation | undefined) => void) | undefined;
+
+  constructor(
+    profile: Profile,
+    config: WorldConfig,
+    ignore: readonly string[] = [],
+    record = false,
+    hyp?: WorldOptions['hyp'],
+    /** A booted world to restore instead of booting one (same profile and config; the fuzz loop passes one). */
+    boot?: BootedWorld,
+  ) {
     this.ignore = new Set(ignore);
     this.record = record;
-    this.world = createWorld({
-      config: JSON.parse(JSON.stringify(config)) as WorldConfig,
-      profile,
-      trace: false,
-    });
+    this.world =
+      boot?.fresh() ??
+      createWorld({
+        ...(hyp === undefined ? {} : { hyp }),
+        config: JSON.parse(JSON.stringify(config)) as WorldConfig,
+        profile,
+        trace: false,
+      });
+    // A restored world keeps the previous taker's liar (if any): start from the config's, with its counts at 0.
+    if (boot !== undefined) {
+      const h = config.spmc.hostile;
+      this.world.spmd.hostile = h === undefined ? undefined : this.world.hostileSpmc(h);
+    }
     // The spare pages come first: selectors with an offset can reach just past the end of the pool.
     this.spare = this.world.allocHostPages(2);
     this.pool = this.world.allocHostPages(POOL);
@@ -214,7 +235,7 @@ export class FuzzRun {
   smc(values: readonly (number | bigint)[]): { out: RegisterFile; v?: Violation } {
     const regs = RegisterFile.of(values);
     if (this.record) this.replay.push(smcLine(regs));
-    const before = { changes: this.world.stage2.changes, fingerprint: this.world.stage2.fingerprint() };
+    const before = markCall(this.world); // the I2 baseline (a stage-2 mark: no fingerprint per call)
     this.smcs++;
     const out = this.world.smc(regs);
     let v = checkCall(this.world, this.st, before, regs, out);
@@ -229,6 +250,7 @@ export class FuzzRun {
     ) {
       this.handles.push((BigInt(out.w(3)) << 32n) | BigInt(out.w(2)));
     }
+    this.onCall?.(regs, out, v);
     return v === undefined ? { out } : { out, v };
   }
 
@@ -253,22 +275,12 @@ export class FuzzRun {
       case 'raw':
         return this.smc([a.fid, ...a.args]).v;
       case 'big': {
-        const ps = w.config.pageSize;
         // H6 needs more constituents than ffa_desc_buf holds, in the layout the proxy parses.
-        const cs = Array.from({ length: a.n }, (_, i) => ({
-          address: BigInt(this.pool + (i % POOL) * ps),
-          pageCount: ps / 4096,
-        }));
         const minor = w.hyp.hypVersion & 0xffff;
         const version: DescVersion = minor === 0 ? '1.0' : minor === 1 ? '1.1' : '1.2';
-        const tx = memTransaction({
-          version,
-          sender: 0,
-          attributes: 0x2f,
-          receivers: [{ endpointId: 0x8001, permissions: 2 }],
-          constituents: cs,
-        });
-        return this.send(buildMemTransaction(tx), (tx.emads[0]?.compositeOffset ?? 0) + 16, false, true, 0);
+        // Cut from a cached descriptor: building 2 300 bigint constituents per action was a sixth of the loop.
+        const d = poolShareDescriptor(this.pool, POOL, w.config.pageSize, version, a.n);
+        return this.send(d.bytes, d.head, false, true, 0);
       }
       case 'decoy':
         this.writeTx(decoyEmadShare(this.addr(a.real), this.addr(a.decoy)));
@@ -354,8 +366,24 @@ export function runSequence(
   config: WorldConfig,
   ignore: readonly string[] = [],
   record = false,
+  more: {
+    /** The world's hyp (kernel mode: the real ffa.c; src/kernel). */
+    hyp?: WorldOptions['hyp'];
+    /** Sees the run before its first call (kernel mode streams the replay lines as they are recorded). */
+    onRun?: (run: FuzzRun) => void;
+    /** A booted world of this profile and config to restore for the run (see {@link BootedWorld}). */
+    boot?: BootedWorld;
+    /** A lying EL3 for this run (replaces the config's `spmc.hostile`); `prng` draws its plan. */
+    hostile?: { config: HostileConfig; prng?: Prng };
+    /** Go on after a violation (campaigns collect every one through {@link FuzzRun.onCall}). */
+    keepGoing?: boolean;
+  } = {},
 ): { violation?: Violation; run: FuzzRun } {
-  const run = new FuzzRun(profile, config, ignore, record);
+  const run = new FuzzRun(profile, config, ignore, record, more.hyp, more.boot);
+  if (more.hostile !== undefined)
+    run.world.spmd.hostile = run.world.hostileSpmc(more.hostile.config, more.hostile.prng);
+  more.onRun?.(run);
+  const go = more.keepGoing === true;
   try {
     // A host driver start: negotiate the version and map RXTX, as every real flow does first.
     let v =
@@ -367,10 +395,10 @@ export function runSequence(
         pages: run.world.config.pageSize / 4096,
       });
     for (const a of actions) {
-      if (v !== undefined) break;
-      v = run.act(a);
+      if (v !== undefined && !go) break;
+      v = go ? (run.act(a) ?? v) : run.act(a);
     }
-    v ??= run.finish();
+    if (v === undefined || go) v = run.finish() ?? v;
     return v === undefined ? { run } : { violation: v, run };
   } catch (e) {
     return {
@@ -421,8 +449,14 @@ export function fuzz(o: FuzzOptions): FuzzReport {
   const t0 = now();
   let smcs = 0;
   let runs = 0;
+  // One boot per campaign: each sequence restores it (a run's world is not used after the next one starts).
+  const boot = new BootedWorld({
+    config: JSON.parse(JSON.stringify(config)) as WorldConfig,
+    profile: o.profile,
+    trace: false,
+  });
   const prop = fc.property(fc.array(arbAction(), { maxLength: o.maxLength ?? 24 }), (actions) => {
-    const r = runSequence(actions, o.profile, config, o.ignore);
+    const r = runSequence(actions, o.profile, config, o.ignore, false, { boot });
     smcs += r.run.smcs;
     runs++;
     if (o.progress !== undefined && runs % 64 === 0) o.progress(smcs, now() - t0);

@@ -5,10 +5,11 @@
 import { allRules, type RuleResult, runCheck } from '../check/conformance.ts';
 import { PROFILES } from '../hyp/profiles.ts';
 import { profileFrom, UsageError, writeOutput } from './common.ts';
+import { type KernelCliOpts, kernelMode, startCoverage } from './kernel-opt.ts';
 import { type ReportCase, toJUnit, toTAP } from './reports.ts';
 import { unknownName } from './suggest.ts';
 
-interface CheckOpts {
+interface CheckOpts extends KernelCliOpts {
   profile?: string;
   with?: string[];
   without?: string[];
@@ -54,14 +55,24 @@ function ruleFilter(prefix: string | undefined): ((id: string) => boolean) | und
   return (id) => id.startsWith(prefix);
 }
 
-export function runCheckCommand(o: CheckOpts): number {
+export async function runCheckCommand(o: CheckOpts): Promise<number> {
   if (o.json && o.format !== undefined && o.format !== 'text' && o.format !== 'json')
     throw new UsageError(`--json is --format json: it does not go with --format ${o.format}`);
   const names = o.profile === 'all' ? PROFILES.map((p) => p.name) : [o.profile ?? 'ffa-1.2'];
   const filter = ruleFilter(o.rule);
+  if (o.kernel !== undefined && names.length > 1)
+    throw new UsageError('--kernel checks one tree against one profile: it does not go with --profile all');
+  // Kernel mode: sanitizers on unless --sanitize says otherwise (issue 12: default on for check and fuzz).
+  const k = await kernelMode(o, 4096, { sanitize: ['address', 'undefined'] });
+  if (typeof k === 'number') return k;
+  const hyp = k?.hyp;
+  const coverage = k !== undefined && o.coverage === true ? await startCoverage(k) : undefined;
   const results: RuleResult[] = [];
   for (const name of names)
-    for (const r of runCheck(profileFrom({ ...o, profile: name }), filter)) results.push(r);
+    for (const r of runCheck(profileFrom({ ...o, profile: name }), filter, hyp === undefined ? {} : { hyp }))
+      results.push(r);
+  // Text: the summary follows the verdicts on stdout; machine formats keep stdout to themselves.
+  const covered = coverage?.();
   if (results.length === 0)
     throw new UsageError(
       `${o.rule === undefined ? 'no rule applies' : `--rule ${o.rule}: the rules it selects do not apply`} to ${names.length === 1 ? `profile ${names[0]} (try --profile all)` : 'any profile'}`,
@@ -112,7 +123,9 @@ export function runCheckCommand(o: CheckOpts): number {
       if (!r.pass) s += `        ${r.statement} [${r.source}]\n`;
     }
     s += `\n${passed} passed, ${failed} failed\n`;
+    if (covered !== undefined) s += `\n${covered}`;
     writeOutput(s, undefined);
   }
+  if (covered !== undefined && format !== 'text') process.stderr.write(covered);
   return failed === 0 ? 0 : 1;
 }

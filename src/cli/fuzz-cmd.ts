@@ -1,16 +1,37 @@
 /**
- * `ffasim fuzz`: an adversarial campaign with invariants after every call. Exit 0 no finding, 1 finding (its
- * shrunk replay file written to --out), 2 usage error.
+ * `ffasim fuzz`: an adversarial campaign with invariants after every call (src/check/campaign.ts), going on after
+ * findings until its budget. With `--out DIR` the distinct findings (shrunk replay + report each), the corpus and
+ * the state for `--resume` go to DIR; without it nothing is written and the shrunk replays go to stdout. Exit 0
+ * no finding, 1 finding(s), 2 usage error. docs/fuzz.md.
  */
-import { type FuzzReport, findingToReplay, fuzz, type ReplayLine } from '../check/fuzz.ts';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  CampaignContext,
+  type CampaignOptions,
+  type CampaignState,
+  CampaignStateError,
+  DEFAULT_BATCH,
+  type Finding,
+  findingReplayText,
+  findingReport,
+  initialState,
+  inputAt,
+  mergeResults,
+  type SeqResult,
+  stateFromJSON,
+  stateToJSON,
+} from '../check/campaign.ts';
+import type { ReplayLine } from '../check/fuzz.ts';
 import { RegisterFile } from '../smccc/regs.ts';
 import { describeCall } from '../trace/text.ts';
 import { defaultWorldConfig, type WorldConfig } from '../world/config.ts';
 import { intOption, loadWorld, profileFrom, secondsOption, UsageError, writeOutput } from './common.ts';
+import type { KernelCliOpts } from './kernel-opt.ts';
 import { type ReportCase, toJUnit } from './reports.ts';
 import { unknownName } from './suggest.ts';
 
-interface FuzzOpts {
+export interface FuzzOpts extends KernelCliOpts {
   profile?: string;
   with?: string[];
   without?: string[];
@@ -20,6 +41,7 @@ interface FuzzOpts {
   time?: string;
   spmcQuirks?: string[];
   ignore?: string[];
+  /** Kernel mode: the finding's replay file (model mode: see {@link FuzzCliOpts}). */
   out: string;
   json?: boolean;
   format?: 'text' | 'json' | 'junit';
@@ -53,7 +75,7 @@ export const QUIRK_PRESETS: Record<string, (q: WorldConfig['spmc']['quirks']) =>
   },
 };
 
-const INVARIANTS = ['I1', 'I2', 'I3', 'I4', 'I5', 'I6', 'I7'];
+export const INVARIANTS = ['I1', 'I2', 'I3', 'I4', 'I5', 'I6', 'I7'];
 
 /** One replay line as a person reads it: a decoded host SMC, or the memory action as written. */
 export function describeReplayLine(line: ReplayLine): string {
@@ -74,31 +96,148 @@ export function describeReplayLine(line: ReplayLine): string {
 }
 
 /**
- * The campaign as CI test cases: one per invariant I1–I7 (skipped where `--ignore`d), the broken one failing with
- * the decoded shrunk sequence and the replay file's path.
+ * The campaign as CI test cases: one per invariant I1–I7 (skipped where `--ignore`d), failing with its findings'
+ * decoded sequences and replay files.
  */
-function fuzzCases(r: FuzzReport, ignore: readonly string[], out: string): ReportCase[] {
-  const suite = `${r.profile} seed ${r.seed}`;
+function fuzzCases(
+  o: CampaignOptions,
+  st: CampaignState,
+  files: (f: Finding) => string | undefined,
+): ReportCase[] {
+  const suite = `${o.profile.name} seed ${o.seed}`;
   return INVARIANTS.map((inv): ReportCase => {
-    const f = r.finding;
-    if (f !== undefined && f.violation.invariant === inv) {
-      const steps = f.replay.map((l, i) => `  ${i + 1}. ${describeReplayLine(l)}`).join('\n');
+    const fs = st.findings.filter((f) => f.invariant === inv);
+    if (fs.length > 0) {
+      const detail = fs
+        .map((f) => {
+          const steps = f.replay.map((l, i) => `  ${i + 1}. ${describeReplayLine(l)}`).join('\n');
+          const file = files(f);
+          return `${inv}: ${f.detail} (${f.cls}; at ${f.call}, site ${f.site})\nshrunk to ${f.input.actions.length} action(s), ${f.replay.length} replay line(s):\n${steps}${file === undefined ? '' : `\nreplay file: ${file}\nreproduce: ffasim replay ${file}`}`;
+        })
+        .join('\n\n');
       return {
         name: inv,
         suite,
         failure: {
-          message: `${inv}: ${f.violation.detail}`,
-          detail: `${inv}: ${f.violation.detail}\nshrunk to ${f.actions.length} action(s), ${f.replay.length} replay line(s):\n${steps}\nreplay file: ${out}\nreproduce: ffasim replay ${out}`,
+          message: `${inv}: ${fs[0]!.detail}${fs.length > 1 ? ` (+${fs.length - 1} more)` : ''}`,
+          detail,
         },
-        diag: { replay: out, actions: f.actions.length },
+        diag: { findings: fs.length },
       };
     }
-    if (ignore.includes(inv)) return { name: inv, suite, skipped: 'ignored (--ignore)' };
-    return { name: inv, suite, diag: { sequences: r.runs, smcs: r.smcs } };
+    if (o.ignore.includes(inv)) return { name: inv, suite, skipped: 'ignored (--ignore)' };
+    return { name: inv, suite, diag: { sequences: st.next, smcs: st.smcs } };
   });
 }
 
-export function runFuzzCommand(o: FuzzOpts): number {
+/** What the command line adds for model-mode campaigns. */
+export interface FuzzCliOpts extends Omit<FuzzOpts, 'out'> {
+  out?: string;
+  resume?: boolean;
+  calls?: string;
+  spmc?: string;
+  guidance?: boolean;
+  quiet?: boolean;
+}
+
+const SPMC_MODES = ['honest', 'hostile'];
+
+function pad3(n: number): string {
+  return String(n).padStart(3, '0');
+}
+
+/** DIR as the campaign keeps it: findings, corpus, state (docs/fuzz.md "Campaign folder"). */
+class CampaignDir {
+  readonly dir: string;
+  private corpusWritten = 0;
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  private write(name: string, text: string): void {
+    const path = join(this.dir, name);
+    try {
+      writeFileSync(`${path}.tmp`, text);
+      renameSync(`${path}.tmp`, path);
+    } catch (e) {
+      throw new UsageError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+  }
+
+  create(): void {
+    try {
+      mkdirSync(join(this.dir, 'corpus'), { recursive: true });
+    } catch (e) {
+      throw new UsageError(
+        `--out ${this.dir}: cannot create it (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+      );
+    }
+  }
+
+  /** The saved state and corpus; UsageError naming the file when they are missing or corrupt. */
+  load(o: CampaignOptions): CampaignState {
+    const file = join(this.dir, 'state.json');
+    if (!existsSync(file))
+      throw new UsageError(`--resume: ${file} does not exist (no campaign to continue in ${this.dir})`);
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new UsageError(`--resume: ${file} is not valid JSON (${(e as Error).message})`);
+    }
+    const cdir = join(this.dir, 'corpus');
+    const names = existsSync(cdir)
+      ? readdirSync(cdir)
+          .filter((n) => /^\d{6}\.json$/.test(n))
+          .sort()
+      : [];
+    const corpus = names.map((n, i) => {
+      if (n !== `${String(i).padStart(6, '0')}.json`)
+        throw new UsageError(
+          `--resume: ${join(cdir, n)}: corpus files must be numbered from 000000 without gaps`,
+        );
+      try {
+        return JSON.parse(readFileSync(join(cdir, n), 'utf8')) as unknown;
+      } catch (e) {
+        throw new UsageError(`--resume: ${join(cdir, n)} is not valid JSON (${(e as Error).message})`);
+      }
+    });
+    try {
+      const st = stateFromJSON(o, json, corpus, file);
+      this.corpusWritten = st.corpus.length;
+      return st;
+    } catch (e) {
+      if (e instanceof CampaignStateError) throw new UsageError(`--resume: ${e.message}`);
+      throw e;
+    }
+  }
+
+  finding(o: CampaignOptions, f: Finding): void {
+    const name = `finding-${pad3(f.id)}`;
+    this.write(`${name}.jsonl`, findingReplayText(o, f));
+    this.write(`${name}.md`, findingReport(o, f, `${name}.jsonl`, describeReplayLine));
+  }
+
+  checkpoint(o: CampaignOptions, st: CampaignState): void {
+    for (; this.corpusWritten < st.corpus.length; this.corpusWritten++)
+      this.write(
+        join('corpus', `${String(this.corpusWritten).padStart(6, '0')}.json`),
+        `${JSON.stringify(st.corpus[this.corpusWritten])}\n`,
+      );
+    this.write('state.json', `${JSON.stringify(stateToJSON(o, st), null, 1)}\n`);
+  }
+
+  summary(text: string, json: string): void {
+    this.write('summary.md', text);
+    this.write('summary.json', json);
+  }
+}
+
+function findingRow(f: Finding, file: string | undefined): string {
+  return `| ${pad3(f.id)} | ${f.invariant} | ${f.cls} | ${f.kind} | ${f.call} | \`${f.site}\` | ${f.fixes.length === 0 ? '—' : f.fixes.join(', ')} | ${file ?? '(stdout)'} | ${f.detail.replace(/\|/g, '\\|')} |`;
+}
+
+export async function runFuzzCommand(o: FuzzCliOpts): Promise<number> {
   const profile = profileFrom(o);
   const config = loadWorld(o.world) ?? defaultWorldConfig();
   for (const q of o.spmcQuirks ?? []) {
@@ -116,61 +255,173 @@ export function runFuzzCommand(o: FuzzOpts): number {
     o.runs === undefined
       ? undefined
       : intOption('--runs', o.runs, 1, Number.MAX_SAFE_INTEGER, 'a positive integer');
+  const calls =
+    o.calls === undefined
+      ? undefined
+      : intOption('--calls', o.calls, 1, Number.MAX_SAFE_INTEGER, 'a positive integer');
   const time = o.time === undefined ? undefined : secondsOption('--time', o.time);
   if (o.json && o.format !== undefined && o.format !== 'text' && o.format !== 'json')
     throw new UsageError(`--json is --format json: it does not go with --format ${o.format}`);
   const format = o.json ? 'json' : (o.format ?? 'text');
-  const tty = process.stderr.isTTY === true && format === 'text';
-  const report = fuzz({
+  const spmc = o.spmc ?? 'honest';
+  if (!SPMC_MODES.includes(spmc))
+    throw new UsageError(`--spmc: ${unknownName('SPMC mode', spmc, SPMC_MODES)}`);
+  if (o.kernel !== undefined || o.sanitize !== undefined || o.coverage === true) {
+    if (spmc === 'hostile' || o.resume || calls !== undefined)
+      throw new UsageError(
+        '--spmc hostile, --resume and --calls are model-mode campaign options (not with --kernel)',
+      );
+    // Kernel mode: the real ffa.c in a worker process that may crash (src/kernel/campaign.ts).
+    const { runKernelFuzz } = await import('./kernel-fuzz-cmd.ts');
+    return runKernelFuzz(
+      { ...o, out: o.out ?? 'fuzz-finding.jsonl' },
+      { profile, config, seed, runs, time, format },
+    );
+  }
+  if (o.resume && o.out === undefined)
+    throw new UsageError('--resume needs --out DIR (the campaign to continue)');
+  if (o.out !== undefined && /\.jsonl?$/.test(o.out))
+    throw new UsageError(
+      `--out ${o.out}: --out names a campaign directory (finding-NNN.jsonl files go inside it), not a file`,
+    );
+  const dir = o.out === undefined ? undefined : new CampaignDir(o.out);
+  if (dir !== undefined && !o.resume && existsSync(o.out!) && readdirSync(o.out!).length > 0)
+    throw new UsageError(
+      `--out ${o.out}: the directory is not empty — pass --resume to continue its campaign, or name another directory`,
+    );
+
+  const co: CampaignOptions = {
     profile,
     config,
     seed,
-    ...(runs === undefined && time === undefined ? { runs: 2000 } : {}),
-    ...(runs === undefined ? {} : { runs }),
-    ...(time === undefined ? {} : { timeMs: time * 1000 }),
-    ...(o.ignore === undefined ? {} : { ignore: o.ignore }),
-    now: () => performance.now(),
-    ...(tty
-      ? {
-          progress: (smcs: number, ms: number) => {
-            const rate = ms > 0 ? Math.round((smcs * 1000) / ms) : 0;
-            process.stderr.write(`\r  ${smcs} host SMCs, ${(ms / 1000).toFixed(1)} s, ${rate} calls/s   `);
-          },
-        }
-      : {}),
-  });
+    hostile: spmc === 'hostile',
+    guided: o.guidance !== false,
+    ignore: o.ignore ?? [],
+  };
+  const st = dir !== undefined && o.resume ? dir.load(co) : initialState();
+  dir?.create();
+  const ctx = new CampaignContext(co);
+  const batch = co.batchSize ?? DEFAULT_BATCH;
+  const runBudget = runs ?? (time === undefined && calls === undefined ? 2000 : undefined);
+  const t0 = performance.now();
+  const deadline = time === undefined ? undefined : t0 + time * 1000;
+  const startRuns = st.next;
+  const startSmcs = st.smcs;
+  const quiet = o.quiet === true;
+  const tty = !quiet && process.stderr.isTTY === true && format === 'text';
+  let lastShown = 0;
+  const progress = (pending: number, final = false): void => {
+    if (quiet) return;
+    const now = performance.now();
+    if (!final && now - lastShown < (tty ? 250 : 1000)) return;
+    lastShown = now;
+    const ms = now - t0;
+    const done = st.smcs + pending - startSmcs;
+    const rate = ms > 0 ? Math.round((done * 1000) / ms) : 0;
+    const left =
+      deadline !== undefined
+        ? `${Math.max(0, (deadline - now) / 1000).toFixed(0)} s left`
+        : runBudget !== undefined
+          ? `${Math.max(0, runBudget - st.next)} sequences left`
+          : `${Math.max(0, (calls ?? 0) - st.smcs - pending)} calls left`;
+    if (format === 'json')
+      process.stderr.write(
+        `${JSON.stringify({ progress: { elapsedMs: Math.round(ms), sequences: st.next, smcs: st.smcs + pending, callsPerSecond: rate, coverage: st.coverage.size, corpus: st.corpus.length, findings: st.findings.length } })}\n`,
+      );
+    else if (tty)
+      process.stderr.write(
+        `\r  ${(ms / 1000).toFixed(1)} s · ${st.smcs + pending} calls (${rate}/s) · coverage ${st.coverage.size} · corpus ${st.corpus.length} · ${st.findings.length} finding(s) · ${left}   `,
+      );
+  };
+  const over = (pendingSmcs: number, index: number): boolean =>
+    (runBudget !== undefined && index >= runBudget) ||
+    (calls !== undefined && st.smcs + pendingSmcs >= calls) ||
+    (deadline !== undefined && performance.now() >= deadline);
+
+  let stop = over(0, st.next);
+  while (!stop) {
+    const end = (Math.floor(st.next / batch) + 1) * batch;
+    const results: SeqResult[] = [];
+    let pending = 0;
+    for (let i = st.next; i < end; i++) {
+      if (over(pending, i)) {
+        stop = true;
+        break;
+      }
+      const r = ctx.result(i, inputAt(co, st.corpus, st.batchCorpus, i));
+      pending += r.smcs;
+      results.push(r);
+      progress(pending);
+    }
+    for (const f of mergeResults(ctx, st, results)) {
+      dir?.finding(co, f);
+      if (!quiet && !tty && format === 'text')
+        process.stderr.write(`finding ${pad3(f.id)}: ${f.invariant} at ${f.call} (${f.cls}) — ${f.detail}\n`);
+    }
+    dir?.checkpoint(co, st);
+    if (!stop) stop = over(0, st.next);
+  }
+  progress(0, true);
   if (tty) process.stderr.write('\n');
-  const rate = report.ms > 0 ? Math.round((report.smcs * 1000) / report.ms) : 0;
-  if (report.finding !== undefined) writeOutput(findingToReplay(report, profile, config), o.out);
+
+  const ms = performance.now() - t0;
+  const smcs = st.smcs - startSmcs;
+  const rate = ms > 0 ? Math.round((smcs * 1000) / ms) : 0;
+  const fileOf = (f: Finding): string | undefined =>
+    dir === undefined ? undefined : join(dir.dir, `finding-${pad3(f.id)}.jsonl`);
+  const summaryJson = {
+    profile: profile.name,
+    seed,
+    spmc,
+    guided: co.guided,
+    runs: st.next,
+    smcs: st.smcs,
+    thisSession: { runs: st.next - startRuns, smcs, ms: Math.round(ms), callsPerSecond: rate },
+    coverage: st.coverage.size,
+    corpus: st.corpus.length,
+    findings: st.findings.map((f) => ({
+      id: f.id,
+      invariant: f.invariant,
+      class: f.cls,
+      kind: f.kind,
+      call: f.call,
+      site: f.site,
+      detail: f.detail,
+      fixes: f.fixes,
+      sequence: f.index,
+      ...(dir === undefined ? {} : { replay: fileOf(f) }),
+    })),
+  };
+  const table = [
+    '| # | invariant | class | kind | call | site | fixed by | replay | detail |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...st.findings.map((f) => findingRow(f, fileOf(f))),
+  ].join('\n');
+  const head = `fuzz ${profile.name}${co.hostile ? ', hostile SPMC' : ''}${co.guided ? '' : ', no guidance'} seed ${seed}: ${st.next} sequences, ${st.smcs} host SMCs (this session ${smcs} in ${(ms / 1000).toFixed(1)} s, ${rate} calls/s; invariants after every call); coverage ${st.coverage.size}, corpus ${st.corpus.length}`;
+  const text = `${head}\n${st.findings.length === 0 ? 'no invariant violated\n' : `${st.findings.length} distinct finding(s):\n\n${table}\n`}${
+    st.next > startRuns
+      ? `reproduce this campaign: ffasim fuzz --seed ${seed} --runs ${st.next}${co.hostile ? ' --spmc hostile' : ''}${co.guided ? '' : ' --no-guidance'} …\n`
+      : ''
+  }`;
+  dir?.summary(`# ffasim fuzz campaign\n\n${text}`, `${JSON.stringify(summaryJson, null, 1)}\n`);
   if (format === 'junit') {
-    writeOutput(
-      toJUnit('ffasim fuzz', fuzzCases(report, o.ignore ?? [], o.out), { seconds: report.ms / 1000 }),
-      undefined,
-    );
+    writeOutput(toJUnit('ffasim fuzz', fuzzCases(co, st, fileOf), { seconds: ms / 1000 }), undefined);
   } else if (format === 'json') {
+    const replays =
+      dir === undefined ? { replays: st.findings.map((f) => findingReplayText(co, f)) } : { out: dir.dir };
     writeOutput(
-      `${JSON.stringify({
-        profile: report.profile,
-        seed: report.seed,
-        runs: report.runs,
-        smcs: report.smcs,
-        ms: Math.round(report.ms),
-        callsPerSecond: rate,
-        finding:
-          report.finding === undefined
-            ? null
-            : { ...report.finding.violation, actions: report.finding.actions.length, replay: o.out },
-      })}\n`,
+      `${JSON.stringify({ ...summaryJson, ms: Math.round(ms), callsPerSecond: rate, ...replays })}\n`,
       undefined,
     );
   } else {
-    let s = `fuzz ${report.profile} seed ${report.seed}: ${report.runs} sequences, ${report.smcs} host SMCs in ${(report.ms / 1000).toFixed(1)} s (${rate} calls/s, invariants after every call)\n`;
-    if (report.finding === undefined) s += 'no invariant violated\n';
-    else {
-      s += `FINDING ${report.finding.violation.invariant}: ${report.finding.violation.detail}\n`;
-      s += `  shrunk to ${report.finding.actions.length} action(s); replay written to ${o.out}\n`;
+    let out = text;
+    if (dir === undefined && st.findings.length > 0) {
+      out +=
+        '\n# nothing was written: pass --out DIR to keep each finding as DIR/finding-NNN.jsonl (+ .md) and resume later\n';
+      for (const f of st.findings)
+        out += `\n# ---- finding ${pad3(f.id)} (save as a file and run: ffasim replay FILE) ----\n${findingReplayText(co, f)}`;
     }
-    writeOutput(s, undefined);
+    writeOutput(out, undefined);
   }
-  return report.finding === undefined ? 0 : 1;
+  return st.findings.length === 0 ? 0 : 1;
 }

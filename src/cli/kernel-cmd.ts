@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { UsageError } from './errors.ts';
 import { addKernelBuildCommand } from './kernel-build-cmd.ts';
+import { addKernelIdentifyCommand } from './kernel-identify-cmd.ts';
 
 const collect = (v: string, prev: string[] = []): string[] => [
   ...prev,
@@ -54,6 +55,7 @@ export function addKernelCommands(program: Command): Command {
     });
 
   addKernelBuildCommand(kernel);
+  addKernelIdentifyCommand(kernel);
 
   return kernel;
 }

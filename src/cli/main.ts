@@ -43,8 +43,19 @@ export function buildProgram(): Command {
       .option('--with <change...>', 'add profile changes (repeatable, comma-separated)', collect)
       .option('--without <change...>', 'remove profile changes (repeatable, comma-separated)', collect)
       .option('--world <file>', 'world JSON (docs/world.md)');
+  // Kernel mode (docs/kernel-mode.md): the hyp is a kernel tree's real ffa.c, built on this machine.
+  const kernelOnly = (c: Command): Command =>
+    c
+      .option('--kernel <tree>', "the hyp is a kernel tree's real ffa.c (a path, or debian:<version>)")
+      .option(
+        '--sanitize <list>',
+        'with --kernel: build with sanitizers (address, undefined; comma-separated)',
+      )
+      .option('--stack-init <mode>', 'with --kernel: pattern (default), zero or none')
+      .option('--coverage', 'with --kernel: gcov line and branch coverage of ffa.c, and an lcov file');
+  const kernelOpts = (c: Command): Command => kernelOnly(profileOpts(c));
 
-  profileOpts(
+  kernelOpts(
     program
       .command('run')
       .description('run built-in or user scenarios and print their trace')
@@ -60,16 +71,13 @@ export function buildProgram(): Command {
       .option('--regs', 'text format: print all registers of every hop')
       .option('--seed <n>', 'seed', '1')
       .option('--json', "with --profile all or a,b,c: the profiles' differences as JSON")
-      .option('--kernel <tree>', "the hyp is a kernel tree's real ffa.c (a path, or debian:<version>)")
-      .option('--sanitize <list>', 'with --kernel: build with sanitizers (address, undefined)')
-      .option('--stack-init <mode>', 'with --kernel: pattern (default), zero or none', 'pattern')
       .option('--allow-empty', 'accept a replay file with no actions (otherwise an error)'),
   ).action(async (scenarios: string[], opts) => {
     const { runRunCommand } = await import('./run-cmd.ts');
     process.exitCode = await runRunCommand(scenarios, opts);
   });
 
-  profileOpts(
+  kernelOpts(
     program
       .command('replay')
       .description('replay a JSONL file of host actions; prints one JSON line per action')
@@ -103,7 +111,7 @@ export function buildProgram(): Command {
       process.exitCode = await runDecodeCommand(file, opts);
     });
 
-  program
+  const checkCmd = program
     .command('check')
     .description('run the conformance rules (exit 1 when one fails)')
     .option('-p, --profile <name>', "profile, or 'all' for every shipped profile", 'ffa-1.2')
@@ -115,17 +123,17 @@ export function buildProgram(): Command {
         .choices(['text', 'json', 'junit', 'tap'])
         .default('text'),
     )
-    .option('--json', 'JSON output (same as --format json)')
-    .action(async (opts) => {
-      const { runCheckCommand } = await import('./check-cmd.ts');
-      process.exitCode = await runCheckCommand(opts);
-    });
+    .option('--json', 'JSON output (same as --format json)');
+  kernelOnly(checkCmd).action(async (opts) => {
+    const { runCheckCommand } = await import('./check-cmd.ts');
+    process.exitCode = await runCheckCommand(opts);
+  });
 
-  profileOpts(
+  kernelOpts(
     program
       .command('fuzz')
       .description(
-        'adversarial host call sequences with isolation invariants after every call (exit 1 on a finding)',
+        'a fuzz campaign: adversarial host call sequences, invariants after every call, distinct shrunk findings (exit 1 on a finding)',
       )
       .option('--seed <n>', 'seed', '1')
       .option('--runs <n>', 'number of sequences (default 2000 when --time is not given)')
@@ -136,7 +144,15 @@ export function buildProgram(): Command {
         collect,
       )
       .option('--ignore <invariants...>', 'invariants not to report (e.g. I3 where H16 is known)', collect)
-      .option('-o, --out <file>', 'replay file for a finding', 'fuzz-finding.jsonl')
+      .option(
+        '-o, --out <dir>',
+        'campaign directory: finding-NNN.jsonl/.md, corpus/, state.json, summary (nothing is written without it)',
+      )
+      .option('--resume', 'continue the campaign saved in --out DIR')
+      .option('--calls <n>', 'stop after this many host SMCs')
+      .option('--spmc <mode>', "the secure world: 'honest' (default) or 'hostile' (EL3 lies in its answers)")
+      .option('--no-guidance', 'no coverage guidance: every sequence fresh from the generator')
+      .option('-q, --quiet', 'no progress on stderr (CI)')
       .addOption(
         new Option('-f, --format <fmt>', 'summary format (junit: one test case per invariant, for CI)')
           .choices(['text', 'json', 'junit'])
@@ -148,7 +164,7 @@ export function buildProgram(): Command {
     process.exitCode = await runFuzzCommand(opts);
   });
 
-  profileOpts(
+  kernelOpts(
     program
       .command('view')
       .description(
@@ -163,6 +179,24 @@ export function buildProgram(): Command {
   ).action(async (input: string | undefined, opts) => {
     const { runViewCommand } = await import('./view-cmd.ts');
     process.exitCode = await runViewCommand(input, opts);
+  });
+
+  kernelOpts(
+    program
+      .command('diff')
+      .description("the model proxy vs a kernel tree's real ffa.c, call by call (exit 1 on a divergence)")
+      .argument(
+        '[subject...]',
+        'built-in scenarios, scenario modules or .jsonl replay files (none: every built-in plus a fuzz batch)',
+      )
+      .option('--fuzz <n>', 'also compare this many seeded fuzz sequences')
+      .option('--seed <n>', 'seed (scenarios and fuzz)', '1')
+      .option('--max-length <n>', 'longest fuzz sequence (actions)')
+      .option('-o, --out <file>', 'write the report to a file')
+      .option('--json', 'JSON report'),
+  ).action(async (subjects: string[], opts) => {
+    const { runDiffCommand } = await import('./diff-cmd.ts');
+    process.exitCode = await runDiffCommand(subjects, opts);
   });
 
   program

@@ -12,8 +12,9 @@ import {
   warn,
   writeOutput,
 } from './common.ts';
+import { type KernelCliOpts, kernelHypOption } from './kernel-opt.ts';
 
-interface ReplayOpts {
+interface ReplayOpts extends KernelCliOpts {
   profile?: string;
   with?: string[];
   without?: string[];
@@ -22,7 +23,7 @@ interface ReplayOpts {
   allowEmpty?: boolean;
 }
 
-export function runReplayCommand(file: string, o: ReplayOpts): number {
+export async function runReplayCommand(file: string, o: ReplayOpts): Promise<number> {
   const text = readInput(file).toString('utf8');
   const where = file === '-' ? 'stdin' : file;
   const cliWorld = loadWorld(o.world);
@@ -39,6 +40,8 @@ export function runReplayCommand(file: string, o: ReplayOpts): number {
     with: o.with ?? [],
     without: o.without ?? [],
   });
+  if (across !== undefined && o.kernel !== undefined)
+    throw new UsageError('--kernel runs one hyp: it does not go with --profile all or a,b,c');
   if (across !== undefined) {
     const s = replayScenario(text, where, cliWorld === undefined ? {} : { world: cliWorld });
     if (!s.ok) throw new UsageError(s.error);
@@ -55,9 +58,33 @@ export function runReplayCommand(file: string, o: ReplayOpts): number {
     with: [...r.with, ...(o.with ?? [])],
     without: [...r.without, ...(o.without ?? [])],
   });
-  const world = createWorld({ profile, trace: false, ...(config ? { config } : {}) });
+  const hyp = await kernelHypOption(o, config?.pageSize ?? 4096);
+  if (typeof hyp === 'number') return hyp;
+  const world = createWorld({
+    profile,
+    trace: false,
+    ...(config ? { config } : {}),
+    ...(hyp ? { hyp } : {}),
+  });
   let out = '';
   for (const a of r.actions) out += `${JSON.stringify(runAction(world, a))}\n`;
   writeOutput(out, undefined);
-  return 0;
+  // What EL2 did wrong on the way (a fuzz finding's replay reproduces it): on stderr, and exit 1.
+  const c = world.hyp.counters;
+  const el2 = [
+    ...c.oob.map(
+      (a) =>
+        `EL2 out-of-bounds access (I6): ${a.size} bytes at +${a.offset} of ${a.buffer} (limit ${a.limit})`,
+    ),
+    ...c.hangs.map((h) => `EL2 livelock (I6): ${h}`),
+    ...c.warns.map((w) => (w.startsWith('BUG ') ? `EL2 ${w}` : `EL2 WARN ${w}`)),
+    ...c.leaks.map((l) => `hyp stack in host registers (I3): ${l.call} x${l.regs.join(', x')}`),
+  ];
+  // Model replays keep stderr for what is fatal; kernel mode also shows the real code's WARNs and leaks.
+  const fatalOnly = o.kernel === undefined;
+  for (const e of el2)
+    if (!fatalOnly || /^EL2 (out-of-bounds|livelock|BUG)/.test(e)) process.stderr.write(`ffasim: ${e}\n`);
+  // Exit 1 for what EL2 must never do (I6, BUG); a WARN or a stale-stack leak is reported, not fatal.
+  const fatal = c.oob.length + c.hangs.length + c.warns.filter((w) => w.startsWith('BUG ')).length;
+  return fatal === 0 ? 0 : 1;
 }

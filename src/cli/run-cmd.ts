@@ -14,7 +14,7 @@ import { toMermaid } from '../trace/mermaid.ts';
 import { toPerfetto } from '../trace/perfetto.ts';
 import { toText } from '../trace/text.ts';
 import type { WorldConfig } from '../world/config.ts';
-import type { World, WorldOptions } from '../world/world.ts';
+import type { World } from '../world/world.ts';
 import {
   emptyInput,
   intOption,
@@ -26,9 +26,11 @@ import {
   warn,
   writeOutput,
 } from './common.ts';
+import { type HypFactory, type KernelCliOpts, kernelHypOption } from './kernel-opt.ts';
 import { unknownName } from './suggest.ts';
 
-interface RunOpts {
+/** Kernel mode (KernelCliOpts): the hyp is a tree's real ffa.c (docs/kernel-mode.md). */
+interface RunOpts extends KernelCliOpts {
   profile?: string;
   with?: string[];
   without?: string[];
@@ -40,10 +42,6 @@ interface RunOpts {
   regs?: boolean;
   seed: string;
   json?: boolean;
-  /** Kernel mode: the hyp is this tree's real ffa.c (docs/kernel-mode.md). */
-  kernel?: string;
-  sanitize?: string;
-  stackInit?: string;
   allowEmpty?: boolean;
 }
 
@@ -195,8 +193,6 @@ export async function runRunCommand(names: string[], o: RunOpts): Promise<number
   const across = profilesFrom(o);
   if (across !== undefined && o.kernel !== undefined)
     throw new UsageError('--kernel runs one hyp: it does not go with --profile all or a,b,c');
-  if (o.kernel === undefined && o.sanitize !== undefined)
-    throw new UsageError('--sanitize goes with --kernel (it builds the kernel tree with sanitizers)');
   // Options that shape a trace do nothing to a comparison or another format: say so rather than ignore them.
   const traceOnly = [o.explain ? '--explain' : '', o.regs ? '--regs' : ''].filter((x) => x !== '');
   const notForAcross = [...traceOnly, ...(o.format === 'text' ? [] : [`--format ${o.format}`])];
@@ -226,7 +222,7 @@ export async function runRunCommand(names: string[], o: RunOpts): Promise<number
     return 0;
   }
   if (o.json) throw new UsageError('--json goes with --profile all or a,b,c; for a trace use --format jsonl');
-  const kernel = o.kernel === undefined ? undefined : await kernelMode(o, config);
+  const kernel = await kernelHypOption(o, config?.pageSize ?? 4096);
   if (typeof kernel === 'number') return kernel;
   if (o.format === 'replay' && names.length > 1)
     throw new UsageError('--format replay records one scenario at a time (a replay file has one header)');
@@ -245,36 +241,8 @@ export async function runRunCommand(names: string[], o: RunOpts): Promise<number
   return failed ? 1 : 0;
 }
 
-/**
- * `--kernel <tree>`: builds the tree's ffa.c and returns the world option that runs it, or the exit code of a
- * child process that ran the command instead (ASan builds need libasan preloaded; src/kernel/run.ts).
- */
-async function kernelMode(o: RunOpts, config: WorldConfig | undefined): Promise<HypFactory | number> {
-  const { KernelBuildError } = await import('../kernel/build.ts');
-  const { kernelBuildFor, reexecForBuild, sanitizersFrom, resolveTree } = await import('../kernel/run.ts');
-  const { kernelHypForTree } = await import('../kernel/hyp.ts');
-  const spec = o.kernel!;
-  const b = {
-    sanitize: sanitizersFrom(o.sanitize),
-    stackInit: (o.stackInit ?? 'pattern') as 'pattern',
-    log: (line: string) => process.stderr.write(`ffasim: ${line}\n`),
-  };
-  try {
-    const tree = await resolveTree(spec, b.log);
-    const build = await kernelBuildFor(tree, { ...b, pageSize: config?.pageSize ?? 4096 });
-    const child = reexecForBuild(build);
-    if (child !== undefined) return child;
-    return kernelHypForTree(tree, b);
-  } catch (e) {
-    if (e instanceof KernelBuildError) throw new UsageError(`--kernel ${spec}: ${e.message}`);
-    throw e;
-  }
-}
-
-type HypFactory = NonNullable<WorldOptions['hyp']>;
-
 /** The scenario with the kernel-mode hyp added to its world options. */
-function withHyp(s: Scenario, hyp: HypFactory | undefined): Scenario {
+export function withHyp(s: Scenario, hyp: HypFactory | undefined): Scenario {
   if (hyp === undefined) return s;
   const own = s.options;
   return { ...s, options: () => ({ ...(own?.() ?? {}), hyp }) };

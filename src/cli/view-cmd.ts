@@ -7,10 +7,11 @@ import { spawn } from 'node:child_process';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { runToJSONL } from '../scenario/trace.ts';
 import { intOption, loadWorld, readInput, UsageError, writeOutput } from './common.ts';
-import { resolveScenario, runChosen } from './run-cmd.ts';
+import { type HypFactory, type KernelCliOpts, kernelHypOption } from './kernel-opt.ts';
+import { resolveScenario, runChosen, withHyp } from './run-cmd.ts';
 import { reportHtml, startViewServer } from './view-server.ts';
 
-interface ViewOpts {
+interface ViewOpts extends KernelCliOpts {
   profile?: string;
   with?: string[];
   without?: string[];
@@ -26,6 +27,7 @@ interface ViewOpts {
 export async function viewInput(
   input: string | undefined,
   o: ViewOpts,
+  hyp?: HypFactory,
 ): Promise<{ trace?: Uint8Array; replay?: string; world?: string; title: string }> {
   if (input === undefined) return { title: 'ffasim view' };
   // The world a scenario runs in goes to the page too, so what-if re-runs in the same machine.
@@ -47,6 +49,7 @@ export async function viewInput(
         (o.with?.length ?? 0) > 0 ? '--with' : '',
         (o.without?.length ?? 0) > 0 ? '--without' : '',
       ].filter((x) => x !== '');
+      if (o.kernel !== undefined) run.push('--kernel');
       if (run.length > 0)
         throw new UsageError(
           `${input} is a recorded trace, shown as recorded: ${run.join(', ')} cannot change it (run the scenario or replay file instead)`,
@@ -56,10 +59,10 @@ export async function viewInput(
     // Not a trace: a replay file. Run it, and keep it for what-if.
     const replay = bytes.toString('utf8');
     const s = await resolveScenario(input, { world: loadWorld(o.world), allowEmpty: o.allowEmpty });
-    return { trace: run(s, o), replay, title: input };
+    return { trace: run(withHyp(s, hyp), o), replay, title: input };
   }
   const s = await resolveScenario(input, { world: loadWorld(o.world), allowEmpty: o.allowEmpty });
-  return { trace: run(s, o), ...world, title: `ffasim ${s.name}` };
+  return { trace: run(withHyp(s, hyp), o), ...world, title: `ffasim ${s.name}` };
 }
 
 function run(s: Awaited<ReturnType<typeof resolveScenario>>, o: ViewOpts): Uint8Array {
@@ -70,7 +73,11 @@ export async function runViewCommand(input: string | undefined, o: ViewOpts): Pr
   const port = intOption('--port', o.port, 0, 65535, '0–65535 (0: any free port)');
   if (o.report !== undefined && o.open === true)
     throw new UsageError('--open goes with the server, not --report (open the HTML file yourself)');
-  const v = await viewInput(input, o);
+  if (input === undefined && o.kernel !== undefined)
+    throw new UsageError('--kernel runs a scenario or replay file through the real code: name one');
+  const hyp = await kernelHypOption(o, loadWorld(o.world)?.pageSize ?? 4096);
+  if (typeof hyp === 'number') return hyp;
+  const v = await viewInput(input, o, hyp);
   if (o.report !== undefined) {
     if (v.trace === undefined) throw new UsageError('--report needs a trace, replay file or scenario');
     const gz = v.trace[0] === 0x1f && v.trace[1] === 0x8b ? v.trace : gzipSync(v.trace, { level: 9 });

@@ -63,6 +63,17 @@ export interface MemSendOptions {
   smc64?: boolean;
 }
 
+/** What {@link HostDriver.snapshot} returns. */
+export interface HostDriverSnapshot {
+  readonly version: VersionWord | undefined;
+  readonly tx: number;
+  readonly rx: number;
+  readonly rxtxBytes: number;
+  readonly rxtxPages: number;
+  readonly partitions: readonly PartitionInfo[];
+  readonly lastResumes: number;
+}
+
 const PERM = { RO: 0x01, RW: 0x02 } as const;
 
 export class HostDriver {
@@ -84,6 +95,30 @@ export class HostDriver {
   constructor(o: HostDriverOptions) {
     this.o = o;
     this.q = o.quirks ?? {};
+  }
+
+  /** The driver's state (negotiated version, buffers, partitions seen), for World.snapshot. */
+  snapshot(): HostDriverSnapshot {
+    return {
+      version: this.version,
+      tx: this.tx,
+      rx: this.rx,
+      rxtxBytes: this.rxtxBytes,
+      rxtxPages: this.rxtxPages,
+      partitions: [...this.partitions],
+      lastResumes: this.lastResumes,
+    };
+  }
+
+  /** Puts back a {@link snapshot}. */
+  restore(s: HostDriverSnapshot): void {
+    this.version = s.version;
+    this.tx = s.tx;
+    this.rx = s.rx;
+    this.rxtxBytes = s.rxtxBytes;
+    this.rxtxPages = s.rxtxPages;
+    this.partitions = [...s.partitions];
+    this.lastResumes = s.lastResumes;
   }
 
   /** Own FF-A endpoint ID (the host kernel under pKVM is endpoint 0). */

@@ -57,11 +57,24 @@ export class HypBuffer {
     return this.mem.u64(this.base + off);
   }
 
+  /**
+   * A constituent at `off`: the u64 address as two u32 words (bits 31:0, 63:32), then the u32 page count into `out[at + 2]` — the
+   * same two accesses (and out-of-bounds records, in the same order) as `u64(off)` then `u32(off + 8)`.
+   */
+  constituentWords(off: number, out: Uint32Array, at: number): void {
+    this.check(off, 8);
+    this.check(off + 8, 4);
+    this.mem.words(this.base + off, 3, out, at);
+  }
+
   /** Copies `len` bytes from physical `src` into this buffer at `off` (a memcpy at EL2). */
   copyIn(off: number, src: number, len: number): void {
     if (len <= 0) return;
     if (off + len > this.cap) {
       this.sink({ buffer: this.name, offset: off, size: len, limit: this.cap, kind: 'beyond-buffer' });
+      // Recorded (I6); the model copies only what fits: a lying EL3's 4 GiB length must not become a 4 GiB copy.
+      len = Math.max(0, Math.min(len, this.cap - off));
+      if (len === 0) return;
     }
     this.mem.copy(this.base + off, src, len);
   }

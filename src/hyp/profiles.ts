@@ -172,6 +172,14 @@ export const CHANGES: readonly Change[] = [
     bugs: ['H14', 'D14'],
   },
   {
+    id: 'emad-offset-header',
+    effect:
+      "The EMAD is located through the header's ep_mem_offset (v1.1+) with no bound check: an offset past the fragment reads beyond the hyp's buffer",
+    source:
+      '"firmware: arm_ffa: Fix Endpoint Memory Access Descriptor offset calculation" (b4d961351aa8) alone, without a6b49d27c179; measured in Debian linux-source-6.12 6.12.118-1~deb12u1 (ffa.c: __do_ffa_mem_xfer via arm_ffa.h ffa_mem_desc_offset)',
+    bugs: ['H14'],
+  },
+  {
     id: 'page-aligned-ranges',
     effect: 'Each constituent must satisfy PAGE_ALIGNED(size | address); failure → rollback → DENIED',
     source: '"KVM: arm64: Ensure FFA ranges are page aligned", commit 6a7a181f6921, 2026',
@@ -269,14 +277,43 @@ const P_1_2 = [
 ];
 const P_HARD = [...P_1_2, 'emad-offset-validate', 'page-aligned-ranges', 'zeroed-result', 'reclaim-bounds'];
 
-/** The shipped profiles (proxy-behaviour.md "Profile definitions"). */
+/**
+ * Debian's 6.12 stable tree (linux-source-6.12 6.12.118-1~deb12u1), measured with `ffasim diff` and read in its
+ * ffa.c: the 6.11 FF-A 1.1 proxy (`struct arm_smccc_res`, the uninitialised `res` of H16) plus the stable
+ * backports of the length check, the offset-overflow check, pfn range validation and the EMAD located through
+ * ep_mem_offset without its bound check.
+ */
+const P_DEB_6_12 = [
+  ...P_6_11,
+  'mem-len-check',
+  'offset-overflow-check',
+  'range-validation',
+  'emad-offset-header',
+];
+/**
+ * Debian's 7.3 tree (linux-source-7.3 7.3.4-1~bpo13+1): the merged FF-A 1.2 series with the 2026 fixes, and the
+ * `(s32)` NOT_SUPPORTED comparisons in hyp_ffa_init / do_ffa_version (H17), measured with `ffasim diff`.
+ */
+const P_DEB_7_3 = [...P_HARD, 'version-ns-s32'];
+
+/** The shipped profiles (proxy-behaviour.md "Profile definitions"; the Debian trees measured by `ffasim diff`). */
 export const PROFILES: readonly ProfileDef[] = [
   { name: 'linux-6.6', models: 'the proxy as in the 6.6 release (base only)', changes: [] },
   { name: 'linux-6.10', models: 'the 6.10 release: still the FF-A 1.0 proxy', changes: P_6_10 },
   { name: 'linux-6.11', models: "the FF-A 1.1 proxy of 6.11–6.17 (the series' base)", changes: P_6_11 },
+  {
+    name: 'linux-6.12',
+    models: "Debian's 6.12 stable tree (6.12.118): the FF-A 1.1 proxy with stable backports",
+    changes: P_DEB_6_12,
+  },
   { name: 'ffa-1.2-v9', models: 'the FF-A 1.2 series exactly as posted in v9 (2025-07-30)', changes: P_V9 },
   { name: 'ffa-1.2', models: 'the merged v11 series as first released (6.18) — default', changes: P_1_2 },
   { name: 'ffa-1.2-hardened', models: '6.18 plus the 2026 fixes', changes: P_HARD },
+  {
+    name: 'linux-7.3',
+    models: "Debian's 7.3 tree (7.3.4): the FF-A 1.2 proxy with the 2026 fixes and (s32) version checks",
+    changes: P_DEB_7_3,
+  },
   {
     name: 'ffa-1.2-direct-msg',
     models: 'hardened plus the proposed DIRECT_REQ2 forwarding',

@@ -62,6 +62,11 @@ export interface KernelBuild {
   libasan: string | undefined;
   /** Wall time of the compile in ms (0 when the result came from the cache). */
   buildMs: number;
+  /**
+   * Where gcc compiled the objects (a temporary directory, renamed to `dir` afterwards): coverage builds record
+   * their .gcda path from it, so the coverage reader redirects it with GCOV_PREFIX (./coverage.ts).
+   */
+  objDir: string;
   /** True when this call found the build in the cache. */
   cached: boolean;
   /** Compiler warnings (the tree's code is compiled as it is; warnings are kept, not fatal). */
@@ -214,10 +219,18 @@ export function buildKernel(treeArg: string, o: BuildOptions = {}): KernelBuild 
   const info = readTreeInfo(tree);
   const ffa = readFileSync(ffaPath);
   const flags = unitFlags(tree, shim, { stackInit, pageSize });
-  const sanFlags = sanitize.length > 0 ? [`-fsanitize=${sanitize.join(',')}`] : [];
+  // UBSan as kernels build it: without the alignment check (CONFIG_UBSAN_ALIGNMENT is off by default, and arm64
+  // loads and stores need no alignment on normal memory), so a packed or oddly placed descriptor is not a finding.
+  const sanFlags =
+    sanitize.length > 0
+      ? [
+          `-fsanitize=${sanitize.join(',')}`,
+          ...(sanitize.includes('undefined') ? ['-fno-sanitize=alignment'] : []),
+        ]
+      : [];
 
   const h = createHash('sha256');
-  h.update('ffasim-kernel-build/1\0');
+  h.update('ffasim-kernel-build/2\0');
   h.update(ffa);
   for (const f of TREE_HEADERS) {
     const p = join(tree, f);
@@ -287,6 +300,7 @@ export function buildKernel(treeArg: string, o: BuildOptions = {}): KernelBuild 
       '-DNAPI_VERSION=8',
       '-DNODE_GYP_MODULE_NAME=ffasim_hyp',
       ...(sanitize.includes('address') ? ['-DFFASIM_ASAN'] : []),
+      ...(coverage ? ['-DFFASIM_COVERAGE'] : []),
       '-c',
       join(shim, 'bridge.c'),
       '-o',
@@ -319,6 +333,7 @@ export function buildKernel(treeArg: string, o: BuildOptions = {}): KernelBuild 
     compiler,
     libasan,
     buildMs: Date.now() - started,
+    objDir: tmp,
     cached: false,
     warnings,
   };

@@ -28,6 +28,7 @@ interface Addon {
   init(handle: unknown, smcccVersion: number, proxyPages: number): number;
   hostSmc(handle: unknown): number;
   asan(): boolean;
+  gcov(op: number): boolean;
 }
 
 const OP_SMC = 1;
@@ -41,6 +42,7 @@ const OP_UNPIN = 7;
 /** Host call results of the bridge below 0: the call did not return normally. */
 const ABORT_BUG = -100001;
 const ABORT_HANG = -100002;
+const ABORT_OOB = -100004;
 
 /** More EL3 calls than this for one host call is a hyp that does not return (issue 12 item 4). */
 export const EL3_CALLS_BOUND = 10_000;
@@ -87,6 +89,14 @@ function load(build: KernelBuild): Loaded {
   );
   loaded.set(build.addon, l);
   return l;
+}
+
+/**
+ * libgcov of a `--coverage` build, loaded in this process: `dump` writes the counters to the .gcda file now (and
+ * not again at exit), `reset` zeroes them. False for a build without coverage.
+ */
+export function gcov(build: KernelBuild, op: 'dump' | 'reset'): boolean {
+  return load(build).addon.gcov(op === 'dump' ? 1 : 2);
 }
 
 /** Optional knobs of {@link kernelHyp}. */
@@ -219,6 +229,12 @@ export class KernelHyp implements HypImpl {
     this.fid = w[0]!;
     this.el3ThisCall = 0;
     const rc = this.enter(() => this.l.addon.hostSmc(this.handle));
+    if (rc === ABORT_OOB) {
+      // The harness stopped the call before a copy past a hyp buffer (on hardware it would go through in
+      // silence): reported as I6, and the host gets ABORTED.
+      host.clear().setW(0, FFA.ERROR).setSigned32(2, FFA_ERROR_CODES.ABORTED);
+      return;
+    }
     if (rc === ABORT_HANG) {
       // The real CPU would spin here (under host_buffers.lock): report it and let the world go on, as the
       // model does, with ABORTED.
@@ -366,6 +382,22 @@ export class KernelHyp implements HypImpl {
   event(kind: string, file: string, line: number, func: string, text: string): void {
     const base = file.slice(file.lastIndexOf('/') + 1);
     const where = `${func} (${base}:${line})`;
+    if (kind === 'oob') {
+      const [buffer = '?', off = '0', size = '0', limit = '0', verb = 'read'] = text.split('\t');
+      const a = {
+        buffer: `${buffer} (${verb} by ${where})`,
+        offset: Number(off),
+        size: Number(size),
+        limit: Number(limit),
+      };
+      this.counters.oob.push({ ...a, kind: 'beyond-buffer' });
+      this.trace?.emit({
+        kind: 'warn',
+        where,
+        text: `EL2 out-of-bounds ${verb}: ${size} bytes at +${off} of ${buffer} (${limit} bytes) in ${this.name}; the call is stopped before the copy`,
+      });
+      return;
+    }
     if (kind === 'warn') {
       this.counters.warns.push(`${where}: WARN_ON(${text})`);
       this.trace?.emit({ kind: 'warn', where, text: `WARN_ON(${text}) in ${this.name}` });

@@ -14,8 +14,50 @@ export type PhysAddr = number;
 /** Largest physical address the model accepts (52-bit PA space, FEAT_LPA). */
 export const MAX_PA = 2 ** 52;
 
+/** What {@link PhysMem.snapshot} returns: each frame's number and a copy of its bytes. */
+export type PhysMemSnapshot = ReadonlyMap<number, Uint8Array>;
+
+/** Freed frames kept for reuse by {@link PhysMem.restore} (a fresh 4 KiB typed array is an off-heap allocation). */
+const SPARE_FRAMES = 64;
+
 export class PhysMem {
   private readonly frames = new Map<number, Uint8Array>();
+  /** Frames backed by caller bytes ({@link attach}): never recycled. */
+  private readonly attached = new WeakSet<Uint8Array>();
+  /** Zero-filled on reuse. */
+  private readonly spare: Uint8Array[] = [];
+
+  /** A copy of every frame. */
+  snapshot(): PhysMemSnapshot {
+    const out = new Map<number, Uint8Array>();
+    for (const [k, f] of this.frames) out.set(k, f.slice());
+    return out;
+  }
+
+  /**
+   * Puts back a {@link snapshot}: the same frames with the same bytes. Frames that exist in both keep their
+   * storage (an attached frame stays attached and gets the bytes); frames allocated since are dropped.
+   */
+  restore(s: PhysMemSnapshot): void {
+    for (const [k, f] of this.frames) {
+      if (s.has(k)) continue;
+      this.frames.delete(k);
+      if (!this.attached.has(f) && this.spare.length < SPARE_FRAMES) this.spare.push(f);
+    }
+    for (const [k, b] of s) {
+      const f = this.frames.get(k);
+      if (f === undefined) this.frames.set(k, b.slice());
+      else f.set(b);
+    }
+  }
+
+  /** A zeroed frame: a recycled one if {@link restore} left any. */
+  private newFrame(): Uint8Array {
+    const f = this.spare.pop();
+    if (f === undefined) return new Uint8Array(FRAME_SIZE);
+    f.fill(0);
+    return f;
+  }
 
   /** Number of frames that hold data. */
   get frameCount(): number {
@@ -76,6 +118,26 @@ export class PhysMem {
   }
 
   /**
+   * `n` little-endian u32 words from `addr` into `out[at…]` (a constituent's address and page count in one frame
+   * lookup).
+   * @throws RangeError for an address range outside [0, MAX_PA).
+   */
+  words(addr: PhysAddr, n: number, out: Uint32Array, at: number): void {
+    checkRange(addr, 4 * n);
+    const off = addr & FRAME_MASK;
+    if (off > FRAME_SIZE - 4 * n) {
+      for (let i = 0; i < n; i++) out[at + i] = this.uint(addr + 4 * i, 4);
+      return;
+    }
+    const f = this.frames.get(Math.floor(addr / FRAME_SIZE));
+    for (let i = 0; i < n; i++) {
+      const o = off + 4 * i;
+      // Stored into a Uint32Array: the signed result of the shifts is taken mod 2^32.
+      out[at + i] = f === undefined ? 0 : f[o]! | (f[o + 1]! << 8) | (f[o + 2]! << 16) | (f[o + 3]! << 24);
+    }
+  }
+
+  /**
    * The little-endian u64 at `addr`, read in place.
    * @throws RangeError for an address range outside [0, MAX_PA).
    */
@@ -101,7 +163,7 @@ export class PhysMem {
       const n = Math.min(FRAME_SIZE - off, bytes.length - done);
       let f = this.frames.get(frame);
       if (f === undefined) {
-        f = new Uint8Array(FRAME_SIZE);
+        f = this.newFrame();
         this.frames.set(frame, f);
       }
       f.set(bytes.subarray(done, done + n), off);
@@ -153,6 +215,7 @@ export class PhysMem {
       if (old === undefined) view.fill(0);
       else if (old !== view) view.set(old);
       this.frames.set(frame, view);
+      this.attached.add(view);
     }
   }
 
@@ -184,7 +247,7 @@ export class PhysMem {
       const f = this.frames.get(frame);
       if (f !== undefined) f.fill(value, off, off + n);
       else if (value !== 0) {
-        const nf = new Uint8Array(FRAME_SIZE);
+        const nf = this.newFrame();
         nf.fill(value, off, off + n);
         this.frames.set(frame, nf);
       }

@@ -19,6 +19,9 @@ export type RegionKind = 'ram' | 'nomap' | 'mmio';
 const STATES: readonly PageState[] = ['OWNED', 'SHARED_OWNED', 'SHARED_BORROWED', 'NOPAGE'];
 const OWNERS: readonly Owner[] = ['host', 'hyp', 'guest', 'none'];
 
+/** Changes remembered by {@link Stage2.changedSince} (a power of two). */
+const CHANGE_LOG = 64;
+
 /** Packed page state: host state (bits 5:4), hyp state (3:2), owner (1:0). */
 type Code = number;
 
@@ -26,6 +29,12 @@ function pack(host: PageState, hyp: PageState, owner: Owner): Code {
   return (STATES.indexOf(host) << 4) | (STATES.indexOf(hyp) << 2) | OWNERS.indexOf(owner);
 }
 const hostOf = (c: Code): PageState => STATES[(c >> 4) & 3]!;
+/** The host-state field of a code, and the field values the FF-A transitions set (bit operations, not lookups). */
+const HOST_MASK = 0x30;
+const HOST_OWNED = 0 << 4;
+const HOST_SHARED_OWNED = 1 << 4;
+const toHostOwned = (c: Code): Code => (c & ~HOST_MASK) | HOST_OWNED;
+const toHostSharedOwned = (c: Code): Code => (c & ~HOST_MASK) | HOST_SHARED_OWNED;
 const hypOf = (c: Code): PageState => STATES[(c >> 2) & 3]!;
 const ownerOf = (c: Code): Owner => OWNERS[c & 3]!;
 
@@ -80,8 +89,21 @@ export class Stage2 {
   private readonly map: IntervalMap<Code>;
   private readonly pins = new Map<number, number>();
   trace: TraceSink | undefined;
-  /** Bumped on every state change: equal counters ⇒ no change in between (cheap I2 checks). */
+  /**
+   * Bumped on every state change (and on {@link restore}; it never goes back): equal counters ⇒ no change in
+   * between (cheap I2 checks).
+   */
   changes = 0;
+  /**
+   * The pfn range of each of the last {@link CHANGE_LOG} changes, at index `change number % CHANGE_LOG`: lets a
+   * checker ask whether a range changed since a counter value ({@link changedSince}) without rescanning it.
+   */
+  private readonly logFrom = new Float64Array(CHANGE_LOG);
+  private readonly logTo = new Float64Array(CHANGE_LOG);
+  /** The outstanding {@link mark}: its number and, once something changed after it, the state it saw. */
+  private markNo = 0;
+  private markAt = -1;
+  private marked: ReturnType<Stage2['snapshot']> | undefined;
 
   constructor(o: Stage2Options) {
     this.pageSize = o.pageSize;
@@ -178,7 +200,14 @@ export class Stage2 {
 
   /** True when every page of [pfn, pfn+n) has host state `state`. */
   allHost(pfn: number, n: number, state: PageState): boolean {
-    return this.map.every(pfn, pfn + n, (c) => hostOf(c) === state);
+    const field = STATES.indexOf(state) << 4;
+    return this.map.every(pfn, pfn + n, (c) => (c & HOST_MASK) === field);
+  }
+
+  /** True when some page of [pfn, pfn+n) has host state `state`. */
+  someHost(pfn: number, n: number, state: PageState): boolean {
+    const field = STATES.indexOf(state) << 4;
+    return !this.map.every(pfn, pfn + n, (c) => (c & HOST_MASK) !== field);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -200,22 +229,20 @@ export class Stage2 {
    * RAM and not NOMAP.
    */
   checkRangeAllowedMemory(start: number, end: number): number {
-    const r = this.rangeOf(start);
+    // The kvm_mem_range containing `start`: a region, or the gap around it (walked inline, without building a
+    // range object per call: this runs once per constituent).
     const last = end - 1;
-    if (last < r.base || last >= r.end) return EINVAL;
-    if (r.kind !== 'ram') return EPERM;
-    return 0;
-  }
-
-  /** The `kvm_mem_range` containing `addr`: a region, or the gap around it. */
-  private rangeOf(addr: number): { base: number; end: number; kind: RegionKind } {
     let gapStart = 0;
     for (const r of this.regions) {
-      if (addr < r.base) return { base: gapStart, end: r.base, kind: 'mmio' };
-      if (addr < r.base + r.size) return { base: r.base, end: r.base + r.size, kind: r.kind };
-      gapStart = r.base + r.size;
+      if (start < r.base) return last < gapStart || last >= r.base ? EINVAL : EPERM; // a gap: not memory
+      const rEnd = r.base + r.size;
+      if (start < rEnd) {
+        if (last < r.base || last >= rEnd) return EINVAL;
+        return r.kind === 'ram' ? 0 : EPERM;
+      }
+      gapStart = rEnd;
     }
-    return { base: gapStart, end: Number.POSITIVE_INFINITY, kind: 'mmio' };
+    return last < gapStart ? EINVAL : EPERM;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -227,7 +254,7 @@ export class Stage2 {
     const err = this.checkRangeAllowedMemory(pfn * this.pageSize, (pfn + n) * this.pageSize);
     if (err !== 0) return err;
     if (!this.allHost(pfn, n, 'OWNED')) return EPERM;
-    this.updateRange(pfn, pfn + n, (c) => pack('SHARED_OWNED', hypOf(c), ownerOf(c)));
+    this.updateRange(pfn, pfn + n, toHostSharedOwned);
     return 0;
   }
 
@@ -237,7 +264,7 @@ export class Stage2 {
     const err = this.checkRangeAllowedMemory(pfn * this.pageSize, (pfn + n) * this.pageSize);
     if (err !== 0) return err;
     if (!this.allHost(pfn, n, 'SHARED_OWNED')) return EPERM;
-    this.updateRange(pfn, pfn + n, (c) => pack('OWNED', hypOf(c), ownerOf(c)));
+    this.updateRange(pfn, pfn + n, toHostOwned);
     return 0;
   }
 
@@ -265,14 +292,14 @@ export class Stage2 {
   hypPin(pfn: number): number {
     const c = this.map.get(pfn);
     if (hostOf(c) !== 'SHARED_OWNED' || hypOf(c) !== 'SHARED_BORROWED') return EPERM;
-    this.changes++;
+    this.changing(0, 0); // pins are not page states: an empty range
     this.pins.set(pfn, (this.pins.get(pfn) ?? 0) + 1);
     return 0;
   }
 
   /** `hyp_unpin_shared_mem` of one page. */
   hypUnpin(pfn: number): void {
-    this.changes++;
+    this.changing(0, 0);
     const n = (this.pins.get(pfn) ?? 0) - 1;
     if (n <= 0) this.pins.delete(pfn);
     else this.pins.set(pfn, n);
@@ -296,10 +323,61 @@ export class Stage2 {
     return { map: this.map.snapshot(), pins: [...this.pins] };
   }
 
+  /** Puts back a {@link snapshot}'s state; counts as a change of every page (the counter moves on, never back). */
   restore(s: ReturnType<Stage2['snapshot']>): void {
+    this.changing(0, Number.POSITIVE_INFINITY);
     this.map.restore(s.map);
     this.pins.clear();
     for (const [k, v] of s.pins) this.pins.set(k, v);
+  }
+
+  /**
+   * Whether any page state of pfns [from, to) may have changed since the change counter read `since`: false only
+   * when none of the changes since touched the range (conservatively true once they outnumber the log).
+   */
+  changedSince(since: number, from: number, to: number): boolean {
+    if (this.changes - since > CHANGE_LOG) return true;
+    for (let c = since + 1; c <= this.changes; c++) {
+      const k = c & (CHANGE_LOG - 1);
+      if (this.logFrom[k]! < to && this.logTo[k]! > from) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Marks the current state so that {@link sameAsMark} can tell later whether it is back to it — the I2 check
+   * of every host call, without building a {@link fingerprint} per call: the state is copied only when the
+   * first change after the mark happens. One mark is outstanding at a time; marking again with no change in
+   * between returns the same mark (several checkers watching one call share it).
+   */
+  mark(): number {
+    if (this.markAt === this.changes && this.marked === undefined) return this.markNo;
+    this.markNo++;
+    this.markAt = this.changes;
+    this.marked = undefined;
+    return this.markNo;
+  }
+
+  /**
+   * True when the state equals the one mark `m` saw.
+   * @throws Error when `m` is not the outstanding mark (a later mark replaced it).
+   */
+  sameAsMark(m: number): boolean {
+    if (m !== this.markNo) throw new Error(`stage-2 mark ${m} was replaced by mark ${this.markNo}`);
+    const s = this.marked;
+    if (s === undefined) return true; // nothing changed since the mark
+    if (s.pins.length !== this.pins.size || !this.map.sameAs(s.map)) return false;
+    for (const [k, v] of s.pins) if (this.pins.get(k) !== v) return false;
+    return true;
+  }
+
+  /** Every change goes through here: counts it, logs its range and saves the marked state before the first one. */
+  private changing(from: number, to: number): void {
+    if (this.markAt >= 0 && this.marked === undefined) this.marked = this.snapshot();
+    this.changes++;
+    const k = this.changes & (CHANGE_LOG - 1);
+    this.logFrom[k] = from;
+    this.logTo[k] = to;
   }
 
   /** A cheap fingerprint of all state: equal fingerprints ⇔ equal states. */
@@ -316,7 +394,7 @@ export class Stage2 {
   }
 
   private updateRange(from: number, to: number, fn: (c: Code) => Code): void {
-    this.changes++;
+    this.changing(from, to);
     if (this.trace !== undefined) {
       const trace = this.trace;
       this.map.forEach(from, to, (s, e, c) => {

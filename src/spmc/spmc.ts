@@ -94,6 +94,47 @@ function descVersionOf(v: VersionWord): DescVersion {
   return m === 0 ? '1.0' : m === 1 ? '1.1' : '1.2';
 }
 
+type Bitmap = {
+  vcpus: number;
+  bound: Map<number, number>;
+  pending: bigint;
+  pendingFrom: Map<number, number>;
+};
+
+/** What {@link SPMC.snapshot} returns (opaque to callers). */
+export interface SPMCSnapshot {
+  readonly ns: VersionWord | undefined;
+  readonly locked: boolean;
+  readonly rxtx: { tx: number; rx: number; pages: number } | undefined;
+  readonly rxFull: boolean;
+  readonly txs: readonly (readonly [number | string, Tx])[];
+  readonly nextHandle: bigint;
+  readonly responses: readonly (readonly [number | string, Uint8Array])[];
+  readonly bitmaps: readonly (readonly [number, Bitmap])[];
+  readonly parts: readonly { pending: Partition['pending']; inbox: Uint8Array | undefined }[];
+}
+
+/**
+ * A transaction record another SPMC state may hold: the parsed descriptor is never modified once set and is
+ * shared; what changes later (bytes still being received, retrievals) is copied.
+ */
+function copyTx(t: Tx): Tx {
+  return { ...t, buf: t.complete ? t.buf : t.buf.slice(), retrievedBy: [...t.retrievedBy] };
+}
+
+function copyBitmap(b: Bitmap): Bitmap {
+  return { vcpus: b.vcpus, bound: new Map(b.bound), pending: b.pending, pendingFrom: new Map(b.pendingFrom) };
+}
+
+/** A complete transaction as {@link SPMC.completeTransactions} shows it (a view: do not modify). */
+export interface HeldTransaction {
+  readonly handle: bigint;
+  readonly kind: 'share' | 'lend' | 'donate';
+  readonly constituents: readonly { readonly address: bigint; readonly pageCount: number }[];
+  /** Retrievals partitions hold (with multiplicity) when the list was built. */
+  readonly retrieved: number;
+}
+
 export class SPMC {
   readonly version: VersionWord;
   readonly spmcId: number;
@@ -112,6 +153,9 @@ export class SPMC {
   private readonly txs = new Map<number | string, Tx>();
   /** Bumped whenever the set or content of transactions changes (lets invariant checks skip idle calls). */
   txChanges = 0;
+  /** {@link completeTransactions}' list and the {@link txChanges} it was built at. */
+  private held: readonly HeldTransaction[] = [];
+  private heldAt = -1;
   private nextHandle = 1n;
   /** Pending hypervisor retrieve responses served through FRAG_RX. */
   private readonly responses = new Map<number | string, Uint8Array>();
@@ -137,6 +181,52 @@ export class SPMC {
   }
 
   // ===========================================================================================
+  // Snapshot (World.snapshot: the fuzzer restores a booted world instead of booting one per sequence)
+
+  /**
+   * The SPMC's state: NS endpoint version and lock, mailboxes, transactions, pending responses, notification
+   * bitmaps and the partitions' pending requests and inboxes. Partition handlers are not part of it (the world
+   * snapshots only when they are the stateless defaults).
+   */
+  snapshot(): SPMCSnapshot {
+    return {
+      ns: this.ns,
+      locked: this.locked,
+      rxtx: this.rxtx === undefined ? undefined : { ...this.rxtx },
+      rxFull: this.rxFull,
+      txs: [...this.txs].map(([k, t]) => [k, copyTx(t)] as const),
+      nextHandle: this.nextHandle,
+      responses: [...this.responses],
+      bitmaps: [...this.bitmaps].map(([k, b]) => [k, copyBitmap(b)] as const),
+      parts: this.parts.map((p) => ({
+        pending: p.pending === undefined ? undefined : { ...p.pending, req: p.pending.req.clone() },
+        inbox: p.inbox?.slice(),
+      })),
+    };
+  }
+
+  /** Puts back a {@link snapshot} of this SPMC (its own or a twin's with the same partitions). */
+  restore(s: SPMCSnapshot): void {
+    this.ns = s.ns;
+    this.locked = s.locked;
+    this.rxtx = s.rxtx === undefined ? undefined : { ...s.rxtx };
+    this.rxFull = s.rxFull;
+    this.txs.clear();
+    for (const [k, t] of s.txs) this.txs.set(k, copyTx(t));
+    this.nextHandle = s.nextHandle;
+    this.responses.clear();
+    for (const [k, r] of s.responses) this.responses.set(k, r); // never written after creation: shared
+    this.bitmaps.clear();
+    for (const [k, b] of s.bitmaps) this.bitmaps.set(k, copyBitmap(b));
+    s.parts.forEach((sp, i) => {
+      const p = this.parts[i]!;
+      p.pending = sp.pending === undefined ? undefined : { ...sp.pending, req: sp.pending.req.clone() };
+      p.inbox = sp.inbox?.slice();
+    });
+    this.txChanges++; // a change like any other: the counter moves on, never back
+  }
+
+  // ===========================================================================================
   // Introspection (invariant checks, traces)
 
   /** Every transaction the secure world holds or could retrieve. */
@@ -157,6 +247,29 @@ export class SPMC {
         retrievedBy: [...t.retrievedBy],
       });
     }
+    return out;
+  }
+
+  /**
+   * The complete transactions in handle order, as read-only views of the SPMC's own records — what the invariant
+   * checker reads after every host call. Unlike {@link transactions} nothing is copied: the list is rebuilt only
+   * when {@link txChanges} moved, and each view shares the parsed (immutable) constituent list.
+   */
+  completeTransactions(): readonly HeldTransaction[] {
+    if (this.heldAt === this.txChanges) return this.held;
+    const out: HeldTransaction[] = [];
+    for (const t of this.txs.values()) {
+      if (!t.complete) continue;
+      out.push({
+        handle: t.handle,
+        kind: t.kind,
+        constituents: t.parsed?.composite?.constituents ?? this.partialConstituents(t),
+        retrieved: t.retrievedBy.length,
+      });
+    }
+    out.sort((a, b) => (a.handle < b.handle ? -1 : 1));
+    this.held = out;
+    this.heldAt = this.txChanges;
     return out;
   }
 
@@ -907,6 +1020,7 @@ export class SPMC {
       return this.refuse(e);
     }
     t.complete = true;
+    this.txChanges++;
     t.buf = EMPTY; // parsed: the fragments' buffer is no longer needed
     return this.sendSuccess(handle);
   }

@@ -20,8 +20,19 @@ export class SPMD {
     this.trace = o.trace;
   }
 
+  /**
+   * A lying EL3 (./hostile.ts): sees every answer on its way back to the normal world and may change it. Set by
+   * the world from `spmc.hostile` after hyp init, or by the fuzzer per sequence.
+   */
+  hostile: { answer(call: RegisterFile, out: RegisterFile): RegisterFile } | undefined;
+
   /** One SMC arriving at EL3 from the normal world. */
   smc(regs: RegisterFile): RegisterFile {
+    const out = this.honest(regs);
+    return this.hostile === undefined ? out : this.hostile.answer(regs, out);
+  }
+
+  private honest(regs: RegisterFile): RegisterFile {
     const fid = (regs.w(0) & ~0x10000) >>> 0;
     const ffa = isFastCall(fid) && fidOwner(fid) === 4 && fidNumber(fid) >= 0x60 && fidNumber(fid) <= 0xff;
     if (!ffa) {

@@ -4,6 +4,7 @@
  */
 import { ffaName } from '../ffa/ids.ts';
 import type { TraceEvent } from './events.ts';
+import { virtioPairing } from './virtio.ts';
 
 export const TRACE_SCHEMA = 'ffasim-trace/1';
 
@@ -58,6 +59,11 @@ export function eventToJSON(e: TraceEvent): Record<string, unknown> {
 /** Serialises a whole trace: header line + one line per event, each ending in `\n`. */
 export function toJSONL(header: TraceHeader, events: readonly TraceEvent[]): string {
   let out = `${JSON.stringify(header)}\n`;
-  for (const e of events) out += `${JSON.stringify(eventToJSON(e))}\n`;
+  const pair = virtioPairing();
+  for (const e of events) {
+    const j = eventToJSON(e);
+    const v = e.kind === 'hop' ? pair(e) : undefined;
+    out += `${JSON.stringify(v === undefined ? j : { ...j, virtio: v })}\n`;
+  }
   return out;
 }

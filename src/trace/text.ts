@@ -8,6 +8,7 @@ import { formatCall, formatResult } from '../ffa/format.ts';
 import { ffaName } from '../ffa/ids.ts';
 import { RegisterFile } from '../smccc/regs.ts';
 import type { TraceEvent } from './events.ts';
+import { virtioSuffix } from './virtio.ts';
 
 export interface TextOptions {
   color?: boolean;
@@ -37,16 +38,19 @@ export function regsFromHex(hex: readonly string[]): RegisterFile {
 /** One-line decoded call for a hop's registers (never throws). */
 export function describeCall(regs: RegisterFile): string {
   const d = decodeCall(regs);
-  return d.ok
-    ? formatCall(d.value)
-    : `${ffaName(regs.w(0))} ${regs.toHex().slice(1, 4).join(' ')} (${d.error.code})`;
+  return (
+    (d.ok
+      ? formatCall(d.value)
+      : `${ffaName(regs.w(0))} ${regs.toHex().slice(1, 4).join(' ')} (${d.error.code})`) + virtioSuffix(regs)
+  );
 }
 
 /** One-line decoded result of `regs` answering `call` (never throws). */
 export function describeResult(regs: RegisterFile, call: RegisterFile | undefined): string {
   const forCall = call === undefined ? undefined : decodeCall(call);
   const d = decodeResult(regs, forCall?.ok ? forCall.value : call?.w(0));
-  return d.ok ? formatResult(d.value) : `${ffaName(regs.w(0))} (${d.error.code})`;
+  const text = d.ok ? formatResult(d.value) : `${ffaName(regs.w(0))} (${d.error.code})`;
+  return call === undefined ? text : text + virtioSuffix(regs, call);
 }
 
 /** Formats a whole trace as text lines. */

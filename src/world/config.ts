@@ -4,6 +4,8 @@
  * JSON and returns located errors (`world.spmc.partitions[0].id: …`); it never throws.
  */
 
+import type { HostileConfig, HostileLie, LieTarget } from '../spmc/hostile.ts';
+
 /** A physical range in the world file. Numbers or 0x-hex strings are accepted for addresses and sizes. */
 export interface RangeConfig {
   base: number;
@@ -61,6 +63,8 @@ export interface WorldConfig {
     exactLength: boolean;
     partitions: PartitionConfigJSON[];
     quirks: SPMCQuirksJSON;
+    /** A hostile secure world that lies in its answers to the hyp (src/spmc/hostile.ts, docs/fuzz.md). */
+    hostile?: HostileConfig;
   };
   host: {
     /** FFA_DRIVER_VERSION. */
@@ -254,6 +258,7 @@ function parseSpmc(s: unknown, at: string, cfg: WorldConfig, err: (p: string, m:
     'exactLength',
     'partitions',
     'quirks',
+    'hostile',
   ];
   for (const k of Object.keys(s))
     if (!known.includes(k)) err(`${at}.${k}`, `unknown key (known: ${known.join(', ')})`);
@@ -327,6 +332,7 @@ function parseSpmc(s: unknown, at: string, cfg: WorldConfig, err: (p: string, m:
       cfg.spmc.partitions = out;
     }
   }
+  if ('hostile' in s) parseHostile(s.hostile, `${at}.hostile`, cfg, err);
   if ('quirks' in s) {
     const q = s.quirks;
     if (!isObj(q)) err(`${at}.quirks`, 'must be an object');
@@ -375,6 +381,69 @@ function parseSpmc(s: unknown, at: string, cfg: WorldConfig, err: (p: string, m:
       cfg.spmc.quirks = out;
     }
   }
+}
+
+/** `spmc.hostile`: `{seed?, rate?, lies?}` (src/spmc/hostile.ts). */
+function parseHostile(h: unknown, at: string, cfg: WorldConfig, err: (p: string, m: string) => void): void {
+  if (!isObj(h)) {
+    err(at, 'must be an object {seed?, rate?, lies?}');
+    return;
+  }
+  const out: HostileConfig = {};
+  for (const k of Object.keys(h))
+    if (k !== 'seed' && k !== 'rate' && k !== 'lies')
+      err(`${at}.${k}`, 'unknown key (known: seed, rate, lies)');
+  if ('seed' in h) {
+    const v = readInt(h.seed);
+    if (v !== undefined && v <= 0xffff_ffff) out.seed = v;
+    else err(`${at}.seed`, 'must be an integer in 0..4294967295');
+  }
+  if ('rate' in h) {
+    if (typeof h.rate === 'number' && h.rate >= 0 && h.rate <= 1) out.rate = h.rate;
+    else err(`${at}.rate`, 'must be a number in 0..1');
+  }
+  if ('lies' in h) {
+    if (!Array.isArray(h.lies)) err(`${at}.lies`, 'must be an array');
+    else {
+      const lies: HostileLie[] = [];
+      h.lies.forEach((l, i) => {
+        const p = `${at}.lies[${i}]`;
+        if (!isObj(l)) {
+          err(p, 'must be an object {call, nth, target, at?, value}');
+          return;
+        }
+        for (const k of Object.keys(l))
+          if (!['call', 'nth', 'target', 'at', 'value'].includes(k))
+            err(`${p}.${k}`, 'unknown key (known: call, nth, target, at, value)');
+        const call = readInt(l.call);
+        const nth = readInt(l.nth);
+        const value = readInt(l.value);
+        const t = l.target;
+        const target =
+          t === 'x0' || t === 'rx' || (typeof t === 'string' && /^w([1-9]|1[0-7])$/.test(t))
+            ? (t as LieTarget)
+            : undefined;
+        const off = 'at' in l ? readInt(l.at) : 0;
+        if (call === undefined || call > 0xffff_ffff) err(`${p}.call`, 'must be a 32-bit function ID');
+        if (nth === undefined || nth < 1) err(`${p}.nth`, 'must be a positive integer (1 = first answer)');
+        if (value === undefined || value > 0xffff_ffff) err(`${p}.value`, 'must be a 32-bit integer');
+        if (target === undefined) err(`${p}.target`, "must be 'x0', 'w1'…'w17' or 'rx'");
+        if (off === undefined || off % 4 !== 0 || off > 0x1_0000 - 4)
+          err(`${p}.at`, 'must be a multiple of 4 in 0..65532 (a byte offset in the hyp RX buffer)');
+        else if ('at' in l && target !== 'rx') err(`${p}.at`, "only with target 'rx'");
+        if (
+          call !== undefined &&
+          nth !== undefined &&
+          value !== undefined &&
+          target !== undefined &&
+          off !== undefined
+        )
+          lies.push({ call, nth, target, value, ...(target === 'rx' ? { at: off } : {}) });
+      });
+      out.lies = lies;
+    }
+  }
+  cfg.spmc.hostile = out;
 }
 
 /** Cross-field checks: alignment to the page size, overlaps. */

@@ -17,6 +17,7 @@ import { FfaProxy, type HypPages, type InitOutcome, type ProxyCounters } from '.
 import { PhysMem } from '../mem/phys.ts';
 import { type MemRegion, Stage2, type StateRange } from '../mem/stage2.ts';
 import { RegisterFile } from '../smccc/regs.ts';
+import { type HostileConfig, HostileSpmc, type Prng, seededPrng } from '../spmc/hostile.ts';
 import { type DirectHandler, type PartitionConfig, SPMC, type SPMCQuirks, SPMD } from '../spmc/index.ts';
 import { TraceBus } from '../trace/events.ts';
 import { defaultWorldConfig, type WorldConfig } from './config.ts';
@@ -74,6 +75,27 @@ export interface HypImpl {
   readonly counters: ProxyCounters;
   initialise(): InitOutcome;
   handleHostSmc(regs: RegisterFile): void;
+  /**
+   * The hyp's state, for {@link World.snapshot} (optional: a hyp without it — kernel mode's real ffa.c — makes
+   * the world refuse to snapshot).
+   */
+  snapshot?(): unknown;
+  /** Puts back what {@link snapshot} returned. */
+  restore?(s: unknown): void;
+}
+
+/** A {@link World.snapshot}: opaque, restorable into the world it came from any number of times. */
+export interface WorldSnapshot {
+  readonly world: World;
+  readonly mem: ReturnType<PhysMem['snapshot']>;
+  readonly stage2: ReturnType<Stage2['snapshot']>;
+  readonly spmc: ReturnType<SPMC['snapshot']>;
+  readonly hyp: unknown;
+  readonly host: ReturnType<HostDriver['snapshot']>;
+  readonly calls: number;
+  readonly el3Calls: number;
+  readonly nextHostPage: number;
+  readonly init: InitOutcome;
 }
 
 const NO_TOKENS: readonly unknown[] = [];
@@ -108,6 +130,8 @@ export class World {
   el3Calls = 0;
   /** Observers of every host SMC (the CLI attaches the invariant checker here; src/check sits above world). */
   readonly observers: HostCallObserver[] = [];
+  /** Why {@link snapshot} is refused, or undefined when it works. */
+  readonly noSnapshot: string | undefined;
 
   constructor(o: WorldOptions = {}) {
     const cfg = o.config ?? defaultWorldConfig();
@@ -194,6 +218,79 @@ export class World {
       ...(trace ? { trace } : {}),
     });
     this.init = o.skipInit ? { kind: 'inert', reason: 'init skipped' } : this.hyp.initialise();
+    // A hostile secure world (world file `spmc.hostile`) lies from the first host call on, not during hyp init.
+    const h = cfg.spmc.hostile;
+    if (h !== undefined) this.spmd.hostile = this.hostileSpmc(h);
+    this.noSnapshot =
+      this.hyp.snapshot === undefined || this.hyp.restore === undefined
+        ? `the hyp${this.hyp.name === undefined ? '' : ` (${this.hyp.name})`} cannot snapshot its state`
+        : o.handlers !== undefined
+          ? 'custom partition handlers may hold state a snapshot cannot see'
+          : o.spmcQuirks !== undefined
+            ? 'SPMC quirk functions may hold state a snapshot cannot see'
+            : undefined;
+  }
+
+  /**
+   * The machine's whole state — physical memory, host stage-2 and hyp page states, the SPMC (transactions,
+   * mailboxes, notifications, partitions' pending calls), the hyp, the host driver, the host page allocator and
+   * the call counters — to {@link restore} later, e.g. a booted world the fuzzer goes back to before every
+   * sequence instead of booting a new one. Not part of it: the trace bus (emitted events stay, numbering goes
+   * on), the observers, and a lying SPMD's liar (`spmd.hostile`, whose draws are its own state): restore leaves
+   * it as it is, and whoever wants a fresh one sets it after restoring (FuzzRun does, per sequence).
+   * @throws Error when the world cannot snapshot ({@link noSnapshot} says why).
+   */
+  snapshot(): WorldSnapshot {
+    if (this.noSnapshot !== undefined) throw new Error(`world snapshot refused: ${this.noSnapshot}`);
+    return {
+      world: this,
+      mem: this.mem.snapshot(),
+      stage2: this.stage2.snapshot(),
+      spmc: this.spmc.snapshot(),
+      hyp: this.hyp.snapshot?.(),
+      host: this.host.snapshot(),
+      calls: this.calls,
+      el3Calls: this.el3Calls,
+      nextHostPage: this.nextHostPage,
+      init: this.init,
+    };
+  }
+
+  /**
+   * Returns the world to a {@link snapshot} of itself: what follows behaves exactly as it did after the snapshot
+   * (same page states, same SPMC answers, same trace for the same calls). The change counters the invariant
+   * checks read ({@link Stage2.changes}, {@link SPMC.txChanges}) move on rather than back.
+   * @throws Error for another world's snapshot.
+   */
+  restore(s: WorldSnapshot): void {
+    if (s.world !== this) throw new Error('world restore: the snapshot is of another world');
+    this.mem.restore(s.mem);
+    this.stage2.restore(s.stage2);
+    this.spmc.restore(s.spmc);
+    this.hyp.restore?.(s.hyp);
+    this.host.restore(s.host);
+    this.calls = s.calls;
+    this.el3Calls = s.el3Calls;
+    this.nextHostPage = s.nextHostPage;
+    this.init = s.init;
+  }
+
+  /**
+   * A lying EL3 over this world's memory (src/spmc/hostile.ts): the plan's draws come from `prng` (default: the
+   * config's seed), the listed lies are told as they are.
+   */
+  hostileSpmc(h: HostileConfig, prng?: Prng): HostileSpmc {
+    const p = prng ?? (h.seed === undefined ? undefined : seededPrng(h.seed));
+    return new HostileSpmc({
+      ...(p === undefined ? {} : { prng: p }),
+      ...(h.rate === undefined ? {} : { rate: h.rate }),
+      ...(h.lies === undefined ? {} : { lies: h.lies }),
+      mem: this.mem,
+      rx: () => this.spmc.mailboxes()?.rx,
+      pageSize: this.config.pageSize,
+      descBufLen: this.hypPages.descBufLen,
+      ...(this.trace ? { trace: this.trace } : {}),
+    });
   }
 
   /** The hyp's SMC to EL3: a hop hyp → spmd and back. */
@@ -280,6 +377,27 @@ export class World {
 /** Builds a world. */
 export function createWorld(o: WorldOptions = {}): World {
   return new World(o);
+}
+
+/**
+ * One booted world, handed out again and again: {@link fresh} restores it to the state right after boot, which
+ * is what {@link createWorld} with the same options would give (the fuzzer's loop: one boot per campaign, not per
+ * sequence). Each `fresh()` reuses the same World object, so the previous taker's world is gone.
+ */
+export class BootedWorld {
+  private readonly world: World;
+  private readonly boot: WorldSnapshot;
+
+  /** @throws Error when the world cannot snapshot ({@link World.noSnapshot}). */
+  constructor(o: WorldOptions) {
+    this.world = new World(o);
+    this.boot = this.world.snapshot();
+  }
+
+  fresh(): World {
+    this.world.restore(this.boot);
+    return this.world;
+  }
 }
 
 /** The JSON quirks of the world file as SPMC quirks (`retrievePatch` becomes a retrieve-response mutator). */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { acrossProfiles, acrossToText } from '../../src/check/across.ts';
 import { runWithInvariants } from '../../src/check/invariants.ts';
-import { createProfile } from '../../src/hyp/profiles.ts';
+import { createProfile, PROFILES } from '../../src/hyp/profiles.ts';
 import { builtinScenario } from '../../src/scenario/builtin/index.ts';
 import { parseReplay, ReplayRecorder, replayScenario, runAction } from '../../src/scenario/replay.ts';
 import { createWorld } from '../../src/world/world.ts';
@@ -126,7 +126,7 @@ describe('CLI: --profile all and a,b,c', () => {
     const r = ffasim(['run', 'boot', '--profile', 'all', '--json']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
-    expect(j.profiles).toHaveLength(7);
+    expect(j.profiles).toHaveLength(PROFILES.length);
     expect(j.differences.length).toBeGreaterThan(3);
   });
 

@@ -1,6 +1,6 @@
 /** The `ffasim` command end to end: formats, exit codes, located errors (spawned like a user runs it). */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,8 +147,8 @@ describe('ffasim run', () => {
         /unknown profile 'ffa1\.2' \(did you mean 'ffa-1\.2'\?\)/,
       ],
       [
-        ['profiles', '--diff', 'linux-6.12', 'ffa-1.2'],
-        /unknown profile 'linux-6\.12' \(did you mean 'linux-6\.10', 'linux-6\.11'/,
+        ['profiles', '--diff', 'linux-6.13', 'ffa-1.2'],
+        /unknown profile 'linux-6\.13' \(did you mean 'linux-6\.10', 'linux-6\.11', 'linux-6\.12'/,
       ],
     ];
     for (const [args, msg] of cases) {
@@ -435,7 +435,9 @@ describe('ffasim check and fuzz', () => {
   it('check: the matrix over every profile passes; --without a seed change fails naming the rule (exit 1)', () => {
     const all = ffasim(['check', '--profile', 'all', '--rule', 'acs/']);
     expect(all.code).toBe(0);
-    expect(all.out.split('\n')[0]).toMatch(/6\.6\s+6\.10\s+6\.11\s+v9\s+ffa-1\.2\s+hardened\s+direct-msg/);
+    expect(all.out.split('\n')[0]).toMatch(
+      /6\.6\s+6\.10\s+6\.11\s+6\.12\s+v9\s+ffa-1\.2\s+hardened\s+7\.3\s+direct-msg/,
+    );
     const broken = ffasim(['check', '--without', 'version-downgrade-reject', '--rule', 'acs/']);
     expect(broken.code).toBe(1);
     expect(broken.out).toMatch(/FAIL {2}acs\/ffa_version_negotiation/);
@@ -476,32 +478,60 @@ describe('ffasim check and fuzz', () => {
         /unknown SPMC quirk 'retrieve-shrt' \(did you mean 'retrieve-short'\?\)/,
       ],
       [['--json', '--format', 'junit'], /--json is --format json/],
+      [['--spmc', 'hostle'], /--spmc: unknown SPMC mode 'hostle' \(did you mean 'hostile'\?\)/],
+      [['--calls', 'x'], /--calls must be a positive integer, got 'x'/],
+      [['--resume'], /--resume: .*never[\\/]state\.json does not exist/],
     ];
     for (const [args, msg] of cases) {
-      const r = ffasim(['fuzz', '--out', join(dir, 'never.jsonl'), ...args]);
+      const r = ffasim(['fuzz', '--out', join(dir, 'never'), ...args]);
       expect([args, r.code]).toEqual([args, 2]);
       expect(r.err).toMatch(msg);
     }
+  }, 60_000);
+
+  it('fuzz --out DIR: distinct findings as replay files `replay` accepts, a report each, and --resume', () => {
+    const out = join(dir, 'campaign');
+    const args = ['fuzz', '--profile', 'ffa-1.2-hardened', '--spmc-quirks', 'share-success64', '--out', out];
+    const r = ffasim([...args, '--runs', '100']);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/\| 001 \| I1 \| presupposes-honest-spmc \|/);
+    const rep = ffasim(['replay', join(out, 'finding-001.jsonl')]);
+    expect(rep.code).toBe(0);
+    expect(readFileSync(join(out, 'finding-001.md'), 'utf8')).toMatch(/## |What broke:\*\* I1/);
+    // Not empty: a second campaign there is refused; --resume continues it to 150 sequences.
+    expect(ffasim([...args, '--runs', '150']).err).toMatch(/not empty — pass --resume/);
+    const again = ffasim([...args, '--runs', '150', '--resume', '--json']);
+    expect(JSON.parse(again.out).runs).toBe(150);
+    writeFileSync(join(out, 'state.json'), '{"schema": "ffasim-campaign/1"');
+    expect(ffasim([...args, '--runs', '200', '--resume']).err).toMatch(/state\.json is not valid JSON/);
+    expect(ffasim(['fuzz', '--spmc-quirks', 'nope']).code).toBe(2);
+    expect(ffasim(['fuzz', '--out', join(dir, 'x.jsonl')]).err).toMatch(/names a campaign directory/);
   });
 
-  it('fuzz: a finding exits 1 and writes a replay file that `replay` accepts', () => {
-    const out = join(dir, 'finding.jsonl');
-    const r = ffasim([
-      'fuzz',
-      '--profile',
-      'ffa-1.2-hardened',
-      '--spmc-quirks',
-      'share-success64',
-      '--runs',
-      '200',
-      '--out',
-      out,
-    ]);
-    expect(r.code).toBe(1);
-    expect(r.out).toMatch(/FINDING I1: /);
-    const rep = ffasim(['replay', out]);
-    expect(rep.code).toBe(0);
-    expect(ffasim(['fuzz', '--spmc-quirks', 'nope']).code).toBe(2);
+  it('fuzz without --out writes nothing and prints the shrunk replay with a hint', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'ffasim-cwd-'));
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        import.meta.resolve('tsx'),
+        join(process.cwd(), 'src/cli/main.ts'),
+        'fuzz',
+        '--profile',
+        'ffa-1.2-hardened',
+        '--spmc-quirks',
+        'share-success64',
+        '--runs',
+        '64',
+        '-q',
+      ],
+      { encoding: 'utf8', cwd, env: { ...process.env, NO_COLOR: '1' } },
+    );
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/nothing was written: pass --out DIR/);
+    expect(r.stdout).toMatch(/# ffasim fuzz finding: I1/);
+    expect(r.stderr).toBe('');
+    expect(readdirSync(cwd)).toEqual([]);
   });
 });
 

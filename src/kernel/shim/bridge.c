@@ -46,6 +46,7 @@ enum abort_kind {
 	ABORT_BUG = -100001,/* BUG_ON / a harness-detected EL2 bug (lock discipline, unmapped address) */
 	ABORT_HANG = -100002,/* the JS side stopped a call that did not return (too many EL3 calls) */
 	ABORT_THROW = -100003,/* a JS exception in a callback: rethrown to the caller */
+	ABORT_OOB = -100004,/* a copy past the end of a hyp buffer (stopped before it happens) */
 };
 
 /*
@@ -259,6 +260,78 @@ void ffasim_bug(const char *file, int line, const char *func, const char *what)
 {
 	event("bug", file, line, func, what);
 	abort_call(ABORT_BUG);
+}
+
+/*
+ * The hyp buffer p points into: the TX and RX mailboxes (one page each), ffa_desc_buf (the rest of the hyp
+ * pages; hyp_ffa_init lays them out in that order), or a host page shared with the hyp (the host's TX/RX).
+ */
+static const char *buffer_of(const struct inst *in, const unsigned char *p, const unsigned char **start,
+			     size_t *len)
+{
+	const unsigned char *h = in->window + hyp_off(in);
+	int i;
+
+	if (p >= h && p < h + in->page) {
+		*start = h;
+		*len = in->page;
+		return "the hyp TX mailbox";
+	}
+	if (p >= h + in->page && p < h + 2 * in->page) {
+		*start = h + in->page;
+		*len = in->page;
+		return "the hyp RX mailbox";
+	}
+	if (p >= h + 2 * in->page && p < h + in->hyp_pages * in->page) {
+		*start = h + 2 * in->page;
+		*len = (in->hyp_pages - 2) * in->page;
+		return "ffa_desc_buf";
+	}
+	for (i = 0; i < NSLOTS; i++) {
+		const unsigned char *sl = in->window + slot_off(in, i);
+
+		if (in->slots[i].used && p >= sl && p < sl + in->page) {
+			*start = sl;
+			*len = in->page;
+			return "a host page shared with the hyp";
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Every memcpy/memset of the code (prelude.h): one that starts inside a hyp buffer and runs past its end is
+ * an EL2 out-of-bounds access. On hardware it would read or overwrite the neighbouring hyp page in silence (the
+ * mailboxes and ffa_desc_buf are adjacent); here the call stops before the copy and ffasim reports it (I6).
+ */
+void ffasim_check_copy(const void *dst, const void *src, unsigned long n, const char *file, int line,
+		       const char *func)
+{
+	const unsigned char *ends[2] = { src, dst };
+	const char *verbs[2] = { "read", "write" };
+	int k;
+
+	if (g_cur == NULL || n == 0)
+		return;
+	for (k = 0; k < 2; k++) {
+		const unsigned char *start;
+		size_t len;
+		const char *name;
+		char text[192];
+		size_t off;
+
+		if (ends[k] == NULL)
+			continue;
+		name = buffer_of(g_cur, ends[k], &start, &len);
+		if (name == NULL)
+			continue;
+		off = (size_t)(ends[k] - start);
+		if (n <= len - off)
+			continue;
+		snprintf(text, sizeof(text), "%s\t%zu\t%lu\t%zu\t%s", name, off, n, len, verbs[k]);
+		event("oob", file, line, func, text);
+		abort_call(ABORT_OOB);
+	}
 }
 
 void ffasim_lock(void *lock, const char *func)
@@ -549,6 +622,33 @@ static napi_value js_asan(napi_env env, napi_callback_info info)
 	return out;
 }
 
+#ifdef FFASIM_COVERAGE
+/* libgcov: write the counters to the .gcda file now (and not again at exit), or zero them. */
+extern void __gcov_dump(void);
+extern void __gcov_reset(void);
+#endif
+
+/* gcov(op): 1 = dump the counters, 2 = reset them; returns false in a build without --coverage. */
+static napi_value js_gcov(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1], out;
+	int32_t op = 0;
+
+	if (get_args(env, info, 1, argv) == NULL)
+		return NULL;
+	CHECK(napi_get_value_int32(env, argv[0], &op));
+#ifdef FFASIM_COVERAGE
+	if (op == 1)
+		__gcov_dump();
+	else if (op == 2)
+		__gcov_reset();
+	CHECK(napi_get_boolean(env, 1, &out));
+#else
+	CHECK(napi_get_boolean(env, 0, &out));
+#endif
+	return out;
+}
+
 static napi_value init_module(napi_env env, napi_value exports)
 {
 	napi_property_descriptor props[] = {
@@ -558,6 +658,7 @@ static napi_value init_module(napi_env env, napi_value exports)
 		{ "init", NULL, js_init, NULL, NULL, NULL, napi_default, NULL },
 		{ "hostSmc", NULL, js_host_smc, NULL, NULL, NULL, napi_default, NULL },
 		{ "asan", NULL, js_asan, NULL, NULL, NULL, napi_default, NULL },
+		{ "gcov", NULL, js_gcov, NULL, NULL, NULL, napi_default, NULL },
 	};
 
 	g_env = env;

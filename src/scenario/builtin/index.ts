@@ -10,6 +10,7 @@ import {
   versionDowngrade,
 } from './flows.ts';
 import { reclaimUnknown } from './reclaim.ts';
+import { virtioMsg } from './virtio-msg.ts';
 
 export const BUILTIN_SCENARIOS: readonly Scenario[] = [
   boot,
@@ -19,6 +20,7 @@ export const BUILTIN_SCENARIOS: readonly Scenario[] = [
   partitionDiscovery,
   directReq2,
   reclaimUnknown,
+  virtioMsg,
   ...BUG_SCENARIOS,
 ];
 

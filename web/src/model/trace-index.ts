@@ -200,6 +200,8 @@ function at(b: Uint8Array, p: number, k: Uint8Array): boolean {
  */
 function fastHop(b: Uint8Array, s: number, e: number): Record<string, unknown> | undefined {
   if (!at(b, s, K_SEQ) || b[e - 1] !== 125 /* } */) return undefined;
+  // A trailing object (`"virtio":{…}}`, the last key of a hop that carries virtio-msg): take the JSON path.
+  if (b[e - 2] === 125) return undefined;
   let p = s + K_SEQ.length;
   const int = (): number => {
     const st = p;
@@ -447,7 +449,19 @@ export class IndexBuilder {
         const from = this.lane(str(r.from) ?? '?');
         const to = this.lane(str(r.to) ?? '?');
         const ret = r.dir === 'ret';
-        const name = str(r.name) ?? '?';
+        // A hop carrying virtio-msg is named after both: `FFA_MSG_SEND_DIRECT_REQ2 · virtio-msg VERSION`.
+        const vm = r.virtio as { name?: unknown; busy?: unknown; error?: unknown } | undefined;
+        const vname =
+          vm === undefined || typeof vm !== 'object' || vm === null
+            ? ''
+            : typeof vm.name === 'string'
+              ? ` · virtio-msg ${vm.name}`
+              : vm.busy === true
+                ? ' · virtio-msg busy'
+                : typeof vm.error === 'string'
+                  ? ` · virtio-msg ${vm.error}`
+                  : '';
+        const name = (str(r.name) ?? '?') + vname;
         c.from[i] = from;
         c.to[i] = to;
         c.dir[i] = ret ? 1 : 0;

@@ -180,6 +180,9 @@ export class DetailsPane {
       open: false,
     });
     for (const n of decodeNodes(callRegs, retRegs)) nodes.push(n);
+    // virtio-msg carried in this hop's DIRECT_REQ2/RESP2 payload (the JSONL `virtio` field; docs/virtio-msg.md).
+    const vm = e.virtio as { text?: unknown } | undefined;
+    if (vm !== undefined && typeof vm.text === 'string') nodes.push({ label: vm.text, open: true });
     const info = callInfo(ix, ix.call[i]!);
     if (info !== undefined) {
       const dec: Node[] = [];

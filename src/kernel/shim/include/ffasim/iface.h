@@ -23,6 +23,8 @@ unsigned long long ffasim_virt_to_phys(const void *virt);
 /* Events. ffasim_bug does not return. */
 void ffasim_warn(const char *file, int line, const char *func, const char *cond);
 void ffasim_bug(const char *file, int line, const char *func, const char *what) __attribute__((__noreturn__));
+void ffasim_check_copy(const void *dst, const void *src, unsigned long n, const char *file, int line,
+		       const char *func);
 void ffasim_lock(void *lock, const char *func);
 void ffasim_unlock(void *lock, const char *func);
 /* hyp_ffa_proxy_pages(): the world reserves the pages; its count is the init argument. */

@@ -93,8 +93,22 @@ typedef _Bool bool;
 #define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
 #define smp_load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define smp_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define memcpy(d, s, n) __builtin_memcpy((d), (s), (n))
-#define memset(d, c, n) __builtin_memset((d), (c), (n))
+/* Copies into and out of hyp buffers are bounds-checked by the harness (bridge.c ffasim_check_copy): I6. */
+#define memcpy(d, s, n)                                                                   \
+	({                                                                                \
+		void *__ffasim_d = (d);                                                   \
+		const void *__ffasim_s = (s);                                             \
+		unsigned long __ffasim_n = (n);                                           \
+		ffasim_check_copy(__ffasim_d, __ffasim_s, __ffasim_n, __FILE__, __LINE__, __func__); \
+		__builtin_memcpy(__ffasim_d, __ffasim_s, __ffasim_n);                     \
+	})
+#define memset(d, c, n)                                                                   \
+	({                                                                                \
+		void *__ffasim_d = (d);                                                   \
+		unsigned long __ffasim_n = (n);                                           \
+		ffasim_check_copy(__ffasim_d, (const void *)0, __ffasim_n, __FILE__, __LINE__, __func__); \
+		__builtin_memset(__ffasim_d, (c), __ffasim_n);                            \
+	})
 #define memcmp(a, b, n) __builtin_memcmp((a), (b), (n))
 
 /* ---- WARN/BUG: reported to ffasim (events), WARN continues as pKVM's EL2 WARN does, BUG does not return ---- */

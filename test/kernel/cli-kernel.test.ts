@@ -1,0 +1,100 @@
+/**
+ * Kernel mode through the CLI on Debian 7.3's real ffa.c: fuzzing in crash-isolated workers finds the FRAG_RX
+ * fragment-length hazard with the ffa.c line, its replay file reproduces it; check prints gcov coverage and writes
+ * lcov; replay and check take --kernel like run. Sanitizer report parsing is tested on its own.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseCrash, sequenceAt } from '../../src/kernel/campaign.ts';
+import { debianTree } from './trees.ts';
+
+const root = resolve(import.meta.dirname, '../..');
+const t73 = await debianTree('7.3');
+
+function ffasim(args: string[], cwd: string): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/main.ts'), ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+    timeout: 240_000,
+  });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+describe('sanitizer reports and campaign sequences', () => {
+  it('reads the kind and the first ffa.c frame of an ASan report, and a UBSan line', () => {
+    const asan = [
+      '==123==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x602000000011',
+      'READ of size 8 at 0x602000000011 thread T0',
+      '    #0 0x7f00 in __interceptor_memcpy ../sanitizer_common/x.inc:827',
+      '    #1 0x7f01 in do_ffa_mem_reclaim /t/arch/arm64/kvm/hyp/nvhe/ffa.c:646',
+    ].join('\n');
+    expect(parseCrash(asan, null)).toMatchObject({
+      kind: 'AddressSanitizer: heap-buffer-overflow',
+      func: 'do_ffa_mem_reclaim',
+      line: 646,
+    });
+    const ubsan = '/t/arch/arm64/kvm/hyp/nvhe/ffa.c:518:9: runtime error: shift exponent 64 is too large';
+    expect(parseCrash(ubsan, null)).toMatchObject({
+      kind: expect.stringMatching(/^UndefinedBehaviorSanitizer/),
+      line: 518,
+    });
+    expect(parseCrash('nothing here', 'SIGSEGV')?.kind).toBe('signal SIGSEGV');
+    expect(parseCrash('nothing here', null)).toBeUndefined();
+  });
+
+  it('a sequence is a function of (seed, index) alone', () => {
+    expect(sequenceAt(7, 3, 24)).toEqual(sequenceAt(7, 3, 24));
+    const distinct = new Set(Array.from({ length: 20 }, (_, i) => JSON.stringify(sequenceAt(7, i, 24))));
+    expect(distinct.size).toBeGreaterThan(15);
+  });
+});
+
+describe.skipIf(t73 === undefined)('kernel mode CLI on Debian 7.3', () => {
+  it('fuzz --kernel finds the FRAG_RX overflow at its ffa.c line, and replay --kernel reproduces it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ffasim-kfuzz-'));
+    const f = ffasim(
+      ['fuzz', '--kernel', t73!, '--spmc-quirks', 'frag-rx-long', '--runs', '40', '--json'],
+      dir,
+    );
+    expect(f.code).toBe(1);
+    const j = JSON.parse(f.out) as { findings: { title: string; replay: string }[]; workers: number };
+    const hit = j.findings.find((x) =>
+      /I6: .*RX mailbox \(read by do_ffa_mem_reclaim \(ffa\.c:\d+\)\)/.test(x.title),
+    );
+    expect(hit, JSON.stringify(j.findings)).toBeDefined();
+    expect(readdirSync(dir)).toContain(hit!.replay);
+    const file = readFileSync(join(dir, hit!.replay), 'utf8');
+    expect(file).toMatch(/^# reproduce: ffasim replay THIS_FILE --kernel /m);
+    const r = ffasim(['replay', hit!.replay, '--kernel', t73!], dir);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      /EL2 out-of-bounds access \(I6\): \d+ bytes at \+0 of the hyp RX mailbox \(read by do_ffa_mem_reclaim/,
+    );
+  }, 300_000);
+
+  it('check --kernel --coverage prints ffa.c line coverage and writes an lcov file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ffasim-kcov-'));
+    const c = ffasim(['check', '--kernel', t73!, '--profile', 'ffa-1.2-hardened', '--coverage'], dir);
+    expect(c.out).toMatch(
+      /coverage of arch\/arm64\/kvm\/hyp\/nvhe\/ffa\.c \(ffa\.c 7\.3\.\d+\): lines (\d+)\/(\d+)/,
+    );
+    const [, hit, total] = /lines (\d+)\/(\d+)/.exec(c.out)!;
+    expect(Number(hit) / Number(total)).toBeGreaterThan(0.6);
+    expect(c.out).toMatch(/never reached:\n {4}\w+ \(\d+\/\d+ lines\)/);
+    expect(existsSync(join(dir, 'ffa-coverage.lcov'))).toBe(true);
+    const lcov = readFileSync(join(dir, 'ffa-coverage.lcov'), 'utf8');
+    expect(lcov).toMatch(/^SF:.*ffa\.c$/m);
+    expect(lcov).toMatch(new RegExp(`^LH:${hit}$`, 'm'));
+    expect(lcov.trim().endsWith('end_of_record')).toBe(true);
+  }, 300_000);
+
+  it('--sanitize and --coverage without --kernel are usage errors', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ffasim-kopt-'));
+    expect(ffasim(['check', '--coverage'], dir)).toMatchObject({ code: 2 });
+    expect(ffasim(['check', '--sanitize', 'address'], dir).err).toMatch(/--sanitize goes with --kernel/);
+  });
+});
