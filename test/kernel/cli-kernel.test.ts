@@ -15,12 +15,16 @@ const root = resolve(import.meta.dirname, '../..');
 const t73 = await debianTree('7.3');
 
 function ffasim(args: string[], cwd: string): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/main.ts'), ...args], {
-    cwd,
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1' },
-    timeout: 240_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/main.ts'), ...args],
+    {
+      cwd,
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+      timeout: 240_000,
+    },
+  );
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
