@@ -59,7 +59,11 @@ export type IsolatedIdentify = IdentifyReport & {
  * the real code) is recorded as that outcome and the child is started again, skipping it. Returns the report, or
  * the exit code of a child that failed otherwise.
  */
-export async function identifyIsolated(tree: string): Promise<IsolatedIdentify | number> {
+export async function identifyIsolated(
+  tree: string,
+  /** The command that runs ffasim (default: this process's node, its flags and its script). */
+  command: readonly string[] = [process.execPath, ...process.execArgv, process.argv[1]!],
+): Promise<IsolatedIdentify | number> {
   const { spawnSync } = await import('node:child_process');
   const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
@@ -72,24 +76,21 @@ export async function identifyIsolated(tree: string): Promise<IsolatedIdentify |
     for (;;) {
       writeFileSync(crashedFile, JSON.stringify(crashed));
       writeFileSync(markFile, '');
-      const r = spawnSync(
-        process.execPath,
-        [...process.execArgv, process.argv[1]!, 'kernel', 'identify', tree],
-        {
-          env: { ...process.env, [MARK_ENV]: markFile, [CRASHED_ENV]: crashedFile },
-          stdio: ['ignore', 'pipe', 'inherit'],
-          maxBuffer: 1 << 28,
-        },
-      );
+      const r = spawnSync(command[0]!, [...command.slice(1), 'kernel', 'identify', tree], {
+        env: { ...process.env, [MARK_ENV]: markFile, [CRASHED_ENV]: crashedFile },
+        stdio: ['ignore', 'pipe', 'inherit'],
+        maxBuffer: 1 << 28,
+      });
       if (r.error !== undefined) throw r.error;
       if (r.status === 0) return { ...(JSON.parse(r.stdout.toString('utf8')) as IsolatedIdentify), crashed };
       const key = readFileSync(markFile, 'utf8');
-      if (r.signal === null || key === '' || key in crashed || Object.keys(crashed).length >= MAX_CRASHES)
+      // A signal, or a wrapper's exit status 128 + signal (tsx runs the command in a child of its own).
+      const signal = r.signal ?? (r.status !== null && r.status > 128 ? `signal ${r.status - 128}` : null);
+      if (signal === null || key === '' || key in crashed || Object.keys(crashed).length >= MAX_CRASHES)
         return r.status ?? 70;
-      crashed[key] = `real code crashed (${r.signal})`;
-      process.stderr.write(
-        `ffasim: identify: ${key} crashed the real code (${r.signal}); going on without it\n`,
-      );
+      const name = signal === 'signal 11' ? 'SIGSEGV' : signal;
+      crashed[key] = `real code crashed (${name})`;
+      process.stderr.write(`ffasim: identify: ${key} crashed the real code (${name}); going on without it\n`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -98,7 +99,7 @@ export async function identifyIsolated(tree: string): Promise<IsolatedIdentify |
 
 /** The child: builds the tree, runs the observations (each key written to `mark` first), prints the JSON. */
 async function identifyChild(tree: string, mark: string): Promise<number> {
-  const { readFileSync, writeFileSync } = await import('node:fs');
+  const { appendFileSync, readFileSync, writeFileSync } = await import('node:fs');
   const crashedFile = process.env[CRASHED_ENV];
   const crashed = (crashedFile === undefined ? {} : JSON.parse(readFileSync(crashedFile, 'utf8'))) as Record<
     string,
@@ -109,9 +110,22 @@ async function identifyChild(tree: string, mark: string): Promise<number> {
   if (typeof k === 'number') return k;
   if (k === undefined) return 2;
   const { identifyTree } = await import('../kernel/identify.ts');
+  // Outcomes measured by earlier children (before one crashed) are reused: a restart does not redo them.
+  const doneFile = `${mark}.done`;
+  const known = new Map<string, string>();
+  try {
+    for (const line of readFileSync(doneFile, 'utf8').split('\n'))
+      if (line !== '') {
+        const [key, v] = JSON.parse(line) as [string, string];
+        known.set(key, v);
+      }
+  } catch {
+    // first child: nothing measured yet
+  }
   const r = identifyTree(k.hyp, {
     begin: (key) => writeFileSync(mark, key),
-    crashed: (key) => crashed[key],
+    crashed: (key) => crashed[key] ?? known.get(key),
+    done: (key, v) => appendFileSync(doneFile, `${JSON.stringify([key, v])}\n`),
   });
   process.stdout.write(`${JSON.stringify({ tree: k.build.tree, code: k.build.label, ...r })}\n`);
   return 0;

@@ -53,7 +53,10 @@ const SCENARIO_SEED = 1;
  */
 export interface ObservationGuard {
   begin(key: string): void;
+  /** The outcome of a key already known (it crashed an earlier process, or an earlier process measured it). */
   crashed(key: string): string | undefined;
+  /** A key measured (so a restarted process need not run it again). */
+  done?(key: string, outcome: string): void;
 }
 
 let guard: ObservationGuard | undefined;
@@ -62,22 +65,24 @@ function guarded(key: string, run: () => string): string {
   const c = guard?.crashed(key);
   if (c !== undefined) return c;
   guard?.begin(key);
-  return run();
+  const v = run();
+  guard?.begin(''); // a crash outside an observation is not blamed on the last one
+  guard?.done?.(key, v);
+  return v;
 }
 
 function divergingScenarios(model: Profile, real: DiffSide): string[] {
   const side: DiffSide = { label: `model ${model.name}`, profile: model };
   const out: string[] = [];
   for (const s of BUILTIN_SCENARIOS) {
-    const r = diffSubject({ kind: 'scenario', scenario: s, seed: SCENARIO_SEED }, side, {
-      ...real,
-      profile: model,
+    const got = guarded(`scenario ${model.name} ${s.name}`, () => {
+      const d = diffSubject({ kind: 'scenario', scenario: s, seed: SCENARIO_SEED }, side, {
+        ...real,
+        profile: model,
+      }).divergences[0]?.divergence;
+      return d === undefined ? '' : `call ${d.call} (${d.fn}) ${d.aspect}: ${d.what}`;
     });
-    const d = r.divergences[0];
-    if (d !== undefined)
-      out.push(
-        `${s.name}: call ${d.divergence.call} (${d.divergence.fn}) ${d.divergence.aspect}: ${d.divergence.what}`,
-      );
+    if (got !== '') out.push(`${s.name}: ${got}`);
   }
   return out;
 }
