@@ -5,9 +5,9 @@
  */
 import { FFA } from '../src/ffa/ids.ts';
 import { uuidParse, uuidToX2 } from '../src/ffa/uuid.ts';
-import { VirtioMsgDevice, VirtioMsgFfaDriver } from '../src/host/virtio-driver.ts';
+import { VirtioMsgDevice } from '../src/host/virtio-driver.ts';
 import { createProfile } from '../src/hyp/profiles.ts';
-import { virtioHandlers, virtioPartition } from '../src/scenario/builtin/virtio-msg.ts';
+import { virtioDriverFor, virtioHandlers, virtioPartition } from '../src/scenario/builtin/virtio-msg.ts';
 import { RegisterFile } from '../src/smccc/regs.ts';
 import { VIRTIO_CONSOLE_F_SIZE, VIRTIO_STATUS } from '../src/spmc/virtio-device.ts';
 import { defaultWorldConfig } from '../src/world/config.ts';
@@ -29,13 +29,7 @@ export function benchVirtio(): void {
     handlers,
   });
   if (!w.host.negotiate().ok || !w.host.rxtxMap().ok) fail('FF-A');
-  const drv = new VirtioMsgFfaDriver({
-    ffa: w.host,
-    mem: w.mem,
-    allocPages: (n) => w.allocHostPages(n),
-    pageSize: cfg.pageSize,
-    partition: 0x8002,
-  });
+  const drv = virtioDriverFor(w);
   if (!drv.busVersion().ok || !drv.shareArea(1, 4).ok) fail('bus');
   const p = VirtioMsgDevice.probe(drv, 1); // the scenario's device answers busy once here
   if (!p.ok) fail(p.detail);

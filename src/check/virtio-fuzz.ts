@@ -6,9 +6,11 @@
  * clean up (every shared area AREA_UNSHAREd and reclaimed, or still recorded when the SPMC refuses), let no
  * exception escape, and keep the isolation invariants.
  */
+
 import fc from 'fast-check';
-import { VirtioMsgDevice, VirtioMsgFfaDriver, type VirtioResult } from '../host/virtio-driver.ts';
+import { VirtioMsgDevice, type VirtioMsgFfaDriver, type VirtioResult } from '../host/virtio-driver.ts';
 import { createProfile } from '../hyp/profiles.ts';
+import { virtioDriverFor } from '../scenario/builtin/virtio-msg.ts';
 import type { RegisterFile } from '../smccc/regs.ts';
 import type { DirectHandler } from '../spmc/types.ts';
 import {
@@ -173,13 +175,7 @@ export function runHostileVirtio(plan: readonly HostileMutation[]): VirtioFuzzOu
     handlers: { 32770: hostileHandler(bus.handler, plan, ringPA) },
   });
   const violations = watchInvariants(world);
-  const drv = new VirtioMsgFfaDriver({
-    ffa: world.host,
-    mem: world.mem,
-    allocPages: (n) => world.allocHostPages(n),
-    pageSize: cfg.pageSize,
-    partition: 0x8002,
-  });
+  const drv = virtioDriverFor(world);
   const out: VirtioFuzzOutcome = { orphans: 0, violations, echoed: false };
   try {
     const f = flow(world, drv, ringPA);

@@ -3,8 +3,10 @@
  * DIRECT_REQ2 per profile, the busy retry (at most 3), the 104-byte message bound on both sides, and the reclaim
  * after a failed AREA_SHARE. The binding rules apply where DIRECT_REQ2 reaches the device.
  */
-import { VirtioMsgFfaDriver } from '../host/virtio-driver.ts';
+
+import type { VirtioMsgFfaDriver } from '../host/virtio-driver.ts';
 import type { Profile } from '../hyp/profiles.ts';
+import { virtioDriverFor } from '../scenario/builtin/virtio-msg.ts';
 import type { RegisterFile } from '../smccc/regs.ts';
 import { createVirtioMsgBus, type VirtioBusOptions, VirtioConsole } from '../spmc/virtio-device.ts';
 import {
@@ -44,13 +46,7 @@ function setup(
   });
   world.host.negotiate();
   world.host.rxtxMap();
-  const drv = new VirtioMsgFfaDriver({
-    ffa: world.host,
-    mem: world.mem,
-    allocPages: (n) => world.allocHostPages(n),
-    pageSize: cfg.pageSize,
-    partition: 0x8002,
-  });
+  const drv = virtioDriverFor(world);
   return { world, drv };
 }
 

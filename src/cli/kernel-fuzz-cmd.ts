@@ -9,7 +9,7 @@ import type { KernelCampaignReport, KernelFinding } from '../kernel/campaign.ts'
 import type { WorldConfig } from '../world/config.ts';
 import { UsageError, writeOutput } from './common.ts';
 import { describeReplayLine, type FuzzOpts } from './fuzz-cmd.ts';
-import { kernelBuildOptions } from './kernel-opt.ts';
+import { resolveKernelBuild } from './kernel-opt.ts';
 import { type ReportCase, toJUnit } from './reports.ts';
 
 interface Chosen {
@@ -56,19 +56,10 @@ function replayText(f: KernelFinding, c: Chosen, tree: string, label: string, sa
 
 export async function runKernelFuzz(o: FuzzOpts, c: Chosen): Promise<number> {
   if (o.kernel === undefined) throw new UsageError('--sanitize and --coverage go with --kernel');
-  const b = await kernelBuildOptions(o, { sanitize: ['address', 'undefined'] });
-  const { KernelBuildError } = await import('../kernel/build.ts');
-  const { kernelBuildFor, resolveTree } = await import('../kernel/run.ts');
+  const { tree, build } = await resolveKernelBuild({ ...o, kernel: o.kernel }, c.config.pageSize, {
+    sanitize: ['address', 'undefined'],
+  });
   const { kernelCampaign } = await import('../kernel/campaign.ts');
-  let tree: string;
-  let build: Awaited<ReturnType<typeof kernelBuildFor>>;
-  try {
-    tree = await resolveTree(o.kernel, b.log);
-    build = await kernelBuildFor(tree, { ...b, pageSize: c.config.pageSize });
-  } catch (e) {
-    if (e instanceof KernelBuildError) throw new UsageError(`--kernel ${o.kernel}: ${e.message}`);
-    throw e;
-  }
   const base = PROFILES.find((p) => p.name === c.profile.base)?.changes ?? [];
   const tty = process.stderr.isTTY === true && c.format === 'text';
   const report: KernelCampaignReport = await kernelCampaign({

@@ -64,28 +64,40 @@ export interface KernelMode {
   build: KernelBuild;
 }
 
+/** The tree a `--kernel` argument names and its build (fetched and compiled as needed; cached). */
+export async function resolveKernelBuild(
+  o: KernelCliOpts & { kernel: string },
+  pageSize: number,
+  defaults: { sanitize?: readonly Sanitizer[] } = {},
+): Promise<{ tree: string; build: KernelBuild; options: Omit<BuildOptions, 'pageSize'> }> {
+  const b = await kernelBuildOptions(o, defaults);
+  const { KernelBuildError } = await import('../kernel/build.ts');
+  const { kernelBuildFor, resolveTree } = await import('../kernel/run.ts');
+  try {
+    const tree = await resolveTree(o.kernel, b.log);
+    return { tree, build: await kernelBuildFor(tree, { ...b, pageSize }), options: b };
+  } catch (e) {
+    if (e instanceof KernelBuildError) throw new UsageError(`--kernel ${o.kernel}: ${e.message}`);
+    throw e;
+  }
+}
+
 /** As {@link kernelHypOption}, with the build. */
 export async function kernelMode(
   o: KernelCliOpts,
   pageSize: number,
   defaults: { sanitize?: readonly Sanitizer[] } = {},
 ): Promise<KernelMode | number | undefined> {
-  const b = await kernelBuildOptions(o, defaults);
-  if (o.kernel === undefined) return undefined;
-  const { KernelBuildError } = await import('../kernel/build.ts');
-  const { kernelBuildFor, reexecForBuild, resolveTree } = await import('../kernel/run.ts');
-  const { kernelHypForTree } = await import('../kernel/hyp.ts');
-  const spec = o.kernel;
-  try {
-    const tree = await resolveTree(spec, b.log);
-    const build = await kernelBuildFor(tree, { ...b, pageSize });
-    const child = reexecForBuild(build);
-    if (child !== undefined) return child;
-    return { hyp: kernelHypForTree(tree, b), build };
-  } catch (e) {
-    if (e instanceof KernelBuildError) throw new UsageError(`--kernel ${spec}: ${e.message}`);
-    throw e;
+  if (o.kernel === undefined) {
+    await kernelBuildOptions(o, defaults); // stray kernel options are usage errors
+    return undefined;
   }
+  const { tree, build, options } = await resolveKernelBuild({ ...o, kernel: o.kernel }, pageSize, defaults);
+  const { reexecForBuild } = await import('../kernel/run.ts');
+  const { kernelHypForTree } = await import('../kernel/hyp.ts');
+  const child = reexecForBuild(build);
+  if (child !== undefined) return child;
+  return { hyp: kernelHypForTree(tree, options), build };
 }
 
 /**

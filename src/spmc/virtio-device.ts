@@ -490,14 +490,7 @@ export class VirtioMsgBus {
     return {
       pop: (q) => {
         const dq = s.queues[q];
-        if (dq === undefined)
-          return fail(
-            'VQ_NOT_SET',
-            'Virtqueue.NotSet',
-            { kind: 'bytes', offset: 0, field: `queue ${q}` },
-            'queue not set up',
-          );
-        return dq.pop();
+        return dq === undefined ? notSet(q) : dq.pop();
       },
       read: (b) => {
         if (b.write)
@@ -525,13 +518,7 @@ export class VirtioMsgBus {
       },
       push: (q, head, len) => {
         const dq = s.queues[q];
-        if (dq === undefined)
-          return fail(
-            'VQ_NOT_SET',
-            'Virtqueue.NotSet',
-            { kind: 'bytes', offset: 0, field: `queue ${q}` },
-            'queue not set up',
-          );
+        if (dq === undefined) return notSet(q);
         const r = dq.push(head, len);
         if (r.ok) this.events.push({ name: 'EVENT_USED', devNum, fields: { index: q } });
         return r;
@@ -539,6 +526,16 @@ export class VirtioMsgBus {
       log: (text) => this.log(text),
     };
   }
+}
+
+/** A device's access to a virtqueue the driver has not set up. */
+function notSet<T>(q: number): Result<T> {
+  return fail(
+    'VQ_NOT_SET',
+    'Virtqueue.NotSet',
+    { kind: 'bytes', offset: 0, field: `queue ${q}` },
+    'queue not set up',
+  );
 }
 
 function fresh(dev: VirtioDevice): DeviceState {

@@ -47,6 +47,18 @@ export function virtioPartition(id = VIRTIO_SP) {
   };
 }
 
+/** The host's virtio-msg driver in `world`, talking to the device partition `partition` (and its trace). */
+export function virtioDriverFor(world: World, partition = VIRTIO_SP): VirtioMsgFfaDriver {
+  return new VirtioMsgFfaDriver({
+    ffa: world.host,
+    mem: world.mem,
+    allocPages: (n) => world.allocHostPages(n),
+    pageSize: world.config.pageSize,
+    partition,
+    ...(world.trace ? { trace: world.trace } : {}),
+  });
+}
+
 /** A console bus for the device partition: busy once on GET_DEVICE_INFO, one area at most. */
 export function virtioHandlers(id = VIRTIO_SP): Record<number, DirectHandler> {
   const console = new VirtioConsole({ cols: 80, rows: 25 });
@@ -101,14 +113,7 @@ function runVirtioMsg({ world, host, profile, expect, step }: ScenarioContext): 
       'PARTITION_INFO_GET by the device UUID finds 0x8002',
     );
   }
-  const drv = new VirtioMsgFfaDriver({
-    ffa: host,
-    mem: world.mem,
-    allocPages: (n) => world.allocHostPages(n),
-    pageSize: ps,
-    partition: VIRTIO_SP,
-    ...(world.trace ? { trace: world.trace } : {}),
-  });
+  const drv = virtioDriverFor(world);
   const dev = virtioDeviceOf(world);
 
   step('bus VERSION: the first FFA_MSG_SEND_DIRECT_REQ2');
