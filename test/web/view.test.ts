@@ -117,6 +117,7 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', { timeout: 
   let browser: Browser;
   let boot: ViewServer;
   let slr: ViewServer;
+  let vmsg: ViewServer;
   const servers: ViewServer[] = [];
   const stub = readFileSync(join(root, 'test/web/perfetto-stub.html'), 'utf8');
 
@@ -132,7 +133,9 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', { timeout: 
       trace: s.trace!,
       extra: { '/perfetto-stub.html': { type: 'text/html', body: stub } },
     });
-    servers.push(boot, slr);
+    const v = await viewInput('virtio-msg', { ...opts, profile: 'ffa-1.2-direct-msg' });
+    vmsg = await startViewServer({ trace: v.trace! });
+    servers.push(boot, slr, vmsg);
   }, 600_000);
 
   afterAll(async () => {
@@ -223,6 +226,53 @@ describe.skipIf(found.path === undefined)('ffasim view in Chromium', { timeout: 
       );
     expect((await at(seqs.afterShare)).filter((r) => r.secure).length).toBe(3);
     expect((await at(seqs.end)).filter((r) => r.secure)).toEqual([]);
+    await context.close();
+  });
+
+  it('virtio-msg: decoded messages in the flow, the payload in the bytes pane, the virtqueue area on the page map', async () => {
+    const { page, blocked, context } = await isolatedPage(browser, [vmsg.base]);
+    await open(page, vmsg.url);
+    // The call tree names each REQ2 by the virtio-msg message it carries.
+    const names = await page.evaluate(() => {
+      const w = window as unknown as { __ffasim: { app: { ix: { calls: { name: string }[] } } } };
+      return w.__ffasim.app.ix.calls.map((c) => c.name);
+    });
+    expect(names).toEqual(expect.arrayContaining(['FFA_MSG_SEND_DIRECT_REQ2 · virtio-msg SET_VQUEUE']));
+    await page.evaluate(() => {
+      const w = window as unknown as { __ffasim: { filter(f: string): number } };
+      w.__ffasim.filter('name:SET_VQUEUE from:host');
+    });
+    const d = (await debug(page)) as Debug & {
+      bytes: { virtio?: { kind: string; name?: string; size: number; paths: string[] } };
+      pageLabels: { addr: string; size: number; label: string; from: number; to?: number }[];
+    };
+    expect(d.selection?.from).toBe('host');
+    expect(d.bytes.tabs[0]).toMatch(/^virtio-msg request host→hyp/);
+    expect(d.bytes.virtio).toMatchObject({ kind: 'msg', name: 'SET_VQUEUE', size: 40 });
+    expect(d.bytes.virtio?.paths).toEqual(
+      expect.arrayContaining(['header.msg_id', 'SET_VQUEUE.desc_addr', 'SET_VQUEUE.device_addr']),
+    );
+    expect(await page.locator('.fields div', { hasText: 'SET_VQUEUE.desc_addr' }).textContent()).toMatch(
+      /area 1 \+ 0x/,
+    );
+    // The page map: area 1's ring page and buffer pages labelled, over the time the area holds.
+    expect(d.pageLabels.map((l) => l.label)).toEqual([
+      'virtio area 1: vq0 desc/avail/used, vq1 desc/avail/used, buffer space',
+      'virtio area 1: buffer space',
+      'virtio area 2: AREA_SHARE refused (ERROR NO_MEMORY)',
+    ]);
+    const ring = d.pageLabels[0]!;
+    type R = { label?: string; secure: boolean };
+    const at = (s: number) =>
+      page.evaluate(
+        (q) => (window as unknown as { __ffasim: { pageRangesAt(s: number): R[] } }).__ffasim.pageRangesAt(q),
+        s,
+      );
+    const during = await at(ring.from);
+    expect(during.filter((r) => r.label === ring.label).length).toBe(1);
+    expect((await at(ring.from - 1)).some((r) => r.label !== undefined)).toBe(false);
+    expect(await page.locator('.rowlabels div', { hasText: 'virtio area 1' }).count()).toBeGreaterThan(0);
+    expect(blocked).toEqual([]);
     await context.close();
   });
 

@@ -10,6 +10,14 @@ import { type PageRow, pageRows, rangesAt } from './model/pages.ts';
 import { buildRows, headerCall } from './model/rows.ts';
 import { callInfo, eventAt, F, IndexBuilder, indexTrace, type TraceIndex } from './model/trace-index.ts';
 import { defaultState, fromHash, REG_MODES, toHash, type ViewState } from './model/view-state.ts';
+import {
+  labelAt,
+  labelCuts,
+  type PageLabel,
+  tracePageSize,
+  virtioAreas,
+  virtioPageLabels,
+} from './model/virtio.ts';
 import { BytesPane } from './panes/bytes.ts';
 import { DetailsPane, regsOf } from './panes/details.ts';
 import { FlowPane, firstHop } from './panes/flow.ts';
@@ -63,6 +71,7 @@ export class App implements ViewContext {
   rows: Int32Array = new Int32Array(0);
   rowOf: Int32Array = new Int32Array(0);
   pageRows: PageRow[] = [];
+  pageLabels: PageLabel[] = [];
   traceB: TraceIndex | undefined;
   readonly flow = new FlowPane();
   readonly details = new DetailsPane();
@@ -302,7 +311,9 @@ export class App implements ViewContext {
     const first = this.ix === undefined;
     this.ix = ix;
     const info = { truncated: false };
-    this.pageRows = pageRows(ix, info);
+    // virtio-msg areas label their pages; rows split where a label starts or ends.
+    this.pageLabels = virtioPageLabels(virtioAreas(ix), tracePageSize(ix));
+    this.pageRows = pageRows(ix, info, labelCuts(this.pageLabels));
     this.pageTruncated = info.truncated;
     if (first) {
       this.root.replaceChildren(this.shell);
@@ -965,6 +976,13 @@ export class App implements ViewContext {
       bytes: this.bytes.shown,
       detailsText: this.details.el.innerText,
       pageRows: this.pageRows.length,
+      pageLabels: this.pageLabels.map((l) => ({
+        addr: hex(l.addr),
+        size: l.size,
+        label: l.label,
+        from: l.from,
+        to: l.to,
+      })),
       pageBreaks: this.map.breaks.map((b) => ({ addr: b.addr, seq: b.seq, id: b.id })),
       /** Bytes the index holds outside the JS heap (raw trace and typed columns). */
       bufferBytes:
@@ -993,8 +1011,12 @@ export class App implements ViewContext {
     };
   }
 
-  pageRangesAt(seq: number): ReturnType<typeof rangesAt> {
-    return rangesAt(this.pageRows, seq);
+  pageRangesAt(seq: number): (ReturnType<typeof rangesAt>[number] & { label?: string })[] {
+    return rangesAt(this.pageRows, seq).map((r, k) => {
+      const row = this.pageRows[k]!;
+      const l = labelAt(this.pageLabels, row.addr, row.size, seq);
+      return l === undefined ? r : { ...r, label: l.label };
+    });
   }
 
   /** One step with all panes updated, timed (the benchmark's next-hop figure). */

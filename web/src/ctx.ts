@@ -5,6 +5,7 @@
 import type { PageRow } from './model/pages.ts';
 import type { TraceIndex } from './model/trace-index.ts';
 import type { ViewState } from './model/view-state.ts';
+import type { PageLabel } from './model/virtio.ts';
 
 export interface ViewContext {
   readonly ix: TraceIndex;
@@ -14,6 +15,8 @@ export interface ViewContext {
   /** Row of each event (-1 when not shown). */
   readonly rowOf: Int32Array;
   readonly pageRows: PageRow[];
+  /** Labels of page ranges (virtio-msg virtqueue areas), derived from the trace (model/virtio.ts). */
+  readonly pageLabels: PageLabel[];
   /** Trace B (profile B re-run), when one is loaded. */
   readonly traceB: TraceIndex | undefined;
   select(event: number, o?: { scroll?: boolean; focus?: boolean }): void;

@@ -7,7 +7,13 @@
  * NOT_SUPPORTED — by the proxy's deny list from the FF-A 1.2 series on, by the SPMC before it (the host could
  * only negotiate an older FF-A version) — and the scenario shows where, then the RFC-era fallback to
  * FFA_MSG_SEND2 and why it does not deliver either.
+ *
+ * Where and why are read from what happened, not from the profile: whether the hyp issued an SMC to EL3 for the
+ * host's REQ2 (forwarded, so the SPMC answered) and the decisions traced on the way. So the same report holds in
+ * kernel mode (`--kernel <tree>`), where the hyp is a tree's real ffa.c and the profile does not describe it.
  */
+
+import { FFA } from '../../ffa/ids.ts';
 import {
   type VirtioMsgDevice as DeviceHandle,
   VirtioMsgDevice,
@@ -22,6 +28,7 @@ import {
   VirtioConsole,
   type VirtioMsgBus,
 } from '../../spmc/virtio-device.ts';
+import type { TraceEvent } from '../../trace/events.ts';
 import { latin1Bytes, latin1String, VIRTIO_MSG_FFA_DEVICE_UUID } from '../../virtio/index.ts';
 import type { World } from '../../world/world.ts';
 import type { Scenario, ScenarioContext } from '../scenario.ts';
@@ -80,6 +87,93 @@ export function virtioDeviceOf(
   return h === undefined ? undefined : DEVICES.get(h);
 }
 
+/** What one host SMC did at the hyp: its function ID, whether the hyp issued an SMC to EL3, and the answer. */
+export interface HostCallRecord {
+  /** Host call number (the trace's `call`). */
+  call: number;
+  fid: number;
+  /** True when the hyp issued at least one SMC to EL3 while handling it. */
+  forwarded: boolean;
+  /** x0 and x2 of the answer (x2 is the error code of FFA_ERROR). */
+  x0: number;
+  x2: number;
+  /** Decisions traced during the call (the proxy's, and with `actor`, the SPMC's / SPMD's). */
+  decisions: Extract<TraceEvent, { kind: 'decision' }>[];
+}
+
+/**
+ * Records every host SMC of `world` from now on ({@link HostCallRecord}); decisions are collected when the world
+ * has a trace.
+ */
+export function watchHostCalls(world: World): HostCallRecord[] {
+  const out: HostCallRecord[] = [];
+  const byCall = new Map<number, HostCallRecord>();
+  world.trace?.on((e) => {
+    if (e.kind === 'decision') byCall.get(e.call)?.decisions.push(e);
+  });
+  world.observers.push({
+    before: (regs) => {
+      const r: HostCallRecord = {
+        call: world.calls,
+        fid: regs.w(0),
+        forwarded: false,
+        x0: 0,
+        x2: 0,
+        decisions: [],
+      };
+      byCall.set(r.call, r);
+      return { r, el3: world.el3Calls };
+    },
+    after: (regs, token) => {
+      const { r, el3 } = token as { r: HostCallRecord; el3: number };
+      r.forwarded = world.el3Calls > el3;
+      r.x0 = regs.w(0);
+      r.x2 = regs.w(2);
+      out.push(r);
+    },
+  });
+  return out;
+}
+
+/** `rule [change]: text` of the first decision matching `pick`, or ''. */
+function decisionText(
+  r: HostCallRecord | undefined,
+  pick: (d: HostCallRecord['decisions'][number]) => boolean,
+) {
+  const d = r?.decisions.find(pick);
+  if (d === undefined) return '';
+  const change = d.change === 'base' ? '' : ` [${d.change}]`;
+  // Kernel mode's decisions name their rule in the text already (`… (kvm_host_ffa_handler returned true)`).
+  return d.text.includes(d.rule) && change === '' ? d.text : `${d.rule}${change}: ${d.text}`;
+}
+
+/**
+ * Where and why the first DIRECT_REQ2 stopped, from the record of that host call: at EL2 (the hyp answered
+ * without an SMC to EL3) or in the secure world (forwarded, the SPMC answered), with the decision that says why.
+ */
+export function whereRefused(
+  world: World,
+  r: HostCallRecord | undefined,
+): { by: 'hyp' | 'spmc'; text: string } {
+  const hyp = world.hyp.name === undefined ? 'the model proxy' : `the real ${world.hyp.name}`;
+  if (r === undefined) return { by: 'hyp', text: 'no DIRECT_REQ2 was issued' };
+  if (!r.forwarded) {
+    const why = decisionText(r, (d) => d.actor === undefined);
+    return {
+      by: 'hyp',
+      text: `at EL2: ${hyp} answered without an SMC to EL3${why === '' ? '' : ` (${why})`}`,
+    };
+  }
+  const why = decisionText(r, (d) => d.actor === 'spmc' || d.actor === 'spmd');
+  const v = world.host.version;
+  const negotiated =
+    v === undefined ? 'no FF-A version negotiated' : `FF-A ${v >> 16}.${v & 0xffff} negotiated`;
+  return {
+    by: 'spmc',
+    text: `by the SPMC: ${hyp} forwarded it to EL3 (${negotiated})${why === '' ? '' : `, and the SPMC refused it (${why})`}`,
+  };
+}
+
 export const virtioMsg: Scenario = {
   name: 'virtio-msg',
   description:
@@ -115,18 +209,37 @@ function runVirtioMsg({ world, host, profile, expect, step }: ScenarioContext): 
   }
   const drv = virtioDriverFor(world);
   const dev = virtioDeviceOf(world);
+  const model = world.hyp.name === undefined;
 
   step('bus VERSION: the first FFA_MSG_SEND_DIRECT_REQ2');
+  const calls = watchHostCalls(world);
   const ver = drv.busVersion();
-  if (!profile.has('direct-req2-forward')) {
-    const by = profile.has('deny-ffa12-optional')
-      ? 'the proxy (deny-ffa12-optional)'
-      : 'the SPMC (the host negotiated FF-A older than 1.2, which introduced REQ2)';
-    expect(!ver.ok && ver.ffa === 'NOT_SUPPORTED', `the first DIRECT_REQ2 → NOT_SUPPORTED, from ${by}`);
+  const req2 = calls.find((c) => c.fid === FFA.MSG_SEND_DIRECT_REQ2);
+  // The model's profile says whether REQ2 is forwarded and delivered; the real code (kernel mode) says it itself.
+  if (model)
+    expect(
+      ver.ok === profile.has('direct-req2-forward'),
+      `REQ2 ${ver.ok ? 'delivered' : 'refused'}, as profile ${profile.name} says`,
+    );
+  if (!ver.ok) {
+    const where = whereRefused(world, req2);
+    expect(ver.ffa === 'NOT_SUPPORTED', `the first DIRECT_REQ2 → ${ver.ffa ?? ver.error}, ${where.text}`);
+    if (model)
+      expect(
+        (where.by === 'hyp') === profile.has('deny-ffa12-optional'),
+        where.by === 'hyp'
+          ? 'refused by the proxy: its deny list (deny-ffa12-optional) holds REQ2'
+          : `refused by the SPMC: ${host.version === undefined ? 'the host negotiated no FF-A version' : `the host negotiated FF-A ${host.version >> 16}.${host.version & 0xffff}`}, and REQ2 needs 1.2`,
+      );
     // RFC-era fallback: FFA_MSG_SEND2. The proxy forwards it without copying the host's TX buffer into its own
     // (proxy-behaviour.md §4, MSG_SEND2 row), so the SPMC reads the hyp's TX, not this message.
     expect(drv.transfer === 'indirect', 'the driver falls back to FFA_MSG_SEND2 for good');
-    expect(!ver.ok, `the fallback does not deliver: ${ver.ok ? 'delivered' : ver.detail}`);
+    const send2 = calls.find((c) => c.fid === FFA.MSG_SEND2);
+    const why2 = decisionText(send2, (d) => d.action === 'reject');
+    expect(
+      !ver.ok,
+      `the fallback does not deliver: ${ver.detail}${why2 === '' ? '' : ` (${send2?.forwarded ? 'forwarded; ' : ''}${why2})`}`,
+    );
     expect((dev?.bus.areas.size ?? 0) === 0, 'no area reached the device');
     expect(world.spmc.transactions().length === 0, 'no memory shared: nothing to leak');
     return;

@@ -47,10 +47,15 @@ const MAX_ROWS = 4096;
  */
 const MAX_WORK = 4_000_000;
 
-/** Builds the rows from the index's page changes; `info.truncated` tells whether the work budget cut it short. */
+/**
+ * Builds the rows from the index's page changes; `info.truncated` tells whether the work budget cut it short.
+ * `split` are addresses where rows must not merge (the page map's labels, e.g. a virtqueue area's ring pages
+ * apart from its buffer pages).
+ */
 export function pageRows(
   ix: Pick<TraceIndex, 'pages'>,
   info: { truncated: boolean } = { truncated: false },
+  split: readonly number[] = [],
 ): PageRow[] {
   const ch = ix.pages;
   if (ch.length === 0) return [];
@@ -59,6 +64,8 @@ export function pageRows(
     cuts.add(p.addr);
     cuts.add(p.addr + p.size);
   }
+  const splitAt = new Set(split);
+  for (const a of split) cuts.add(a);
   const bounds = [...cuts].sort((a, b) => a - b);
   // Elementary intervals between consecutive bounds that some change covers.
   const covered = new Uint8Array(bounds.length);
@@ -112,7 +119,12 @@ export function pageRows(
     const spans = hist[k]!.spans;
     const prev = rows[rows.length - 1];
     // Merge with the previous row when adjacent and with the same history.
-    if (prev !== undefined && prev.addr + prev.size === addr && sameHistory(prev.spans, spans)) {
+    if (
+      prev !== undefined &&
+      prev.addr + prev.size === addr &&
+      !splitAt.has(addr) &&
+      sameHistory(prev.spans, spans)
+    ) {
       prev.size += size;
       continue;
     }

@@ -3,18 +3,75 @@
  * both ways with the field list (hover a field → its bytes; hover a byte → its field). Header / EMAD / composite /
  * constituents in distinct hues, bytes no field covers hatched, bytes two fields claim in red (offset tricks),
  * the located decode error outlined. One tab per buffer (fragment) and, for a fragmented transaction, a
- * reassembled tab.
+ * reassembled tab. A DIRECT_REQ2/RESP2 carrying virtio-msg gets a tab per payload (the request and its answer on
+ * the selected link, x4–x17 as 112 bytes): the common header, the message's own fields and its tail annotated the
+ * same way (src/trace/virtio.ts `annotateVirtioPayload`); the bytes after `msg_size` are no field's.
  */
 import { type Annotated, annotate, type DescriptorKind } from '../../../src/ffa/desc/annotate.ts';
 import type { DescVersion } from '../../../src/ffa/desc/types.ts';
 import { h, hex, type ViewContext } from '../ctx.ts';
-import { callInfo, eventAt, F, type TraceIndex } from '../model/trace-index.ts';
+import { callInfo, eventAt, F, matchingHop, type TraceIndex } from '../model/trace-index.ts';
+import { type VirtioTab, virtioTabs } from '../model/virtio.ts';
 
 export interface BufferTab {
   title: string;
   bytes: Uint8Array;
   kind: DescriptorKind;
   version: DescVersion;
+}
+
+/** A tab: a descriptor buffer, or a virtio-msg payload. */
+type Tab = (BufferTab & { virtio?: undefined }) | (VirtioTab & { virtio: true });
+
+/** The pane's view of a virtio-msg payload as the descriptor annotator's result (uncovered = after msg_size). */
+function virtioAnnotated(t: VirtioTab): Annotated {
+  const n = t.bytes.length;
+  const claims = new Uint8Array(n);
+  for (const f of t.ann.fields)
+    for (let o = f.offset; o < Math.min(n, f.offset + f.size); o++) claims[o] = Math.min(255, claims[o]! + 1);
+  const spans = (pred: (c: number) => boolean): { offset: number; size: number }[] => {
+    const out: { offset: number; size: number }[] = [];
+    let start = -1;
+    for (let o = 0; o <= n; o++) {
+      const hit = o < n && pred(claims[o]!);
+      if (hit && start < 0) start = o;
+      if (!hit && start >= 0) {
+        out.push({ offset: start, size: o - start });
+        start = -1;
+      }
+    }
+    return out;
+  };
+  return {
+    // Not a descriptor: kind and version only satisfy the type (the summary line is virtioSummary's).
+    kind: 'send2',
+    version: '1.2',
+    length: n,
+    fields: t.ann.fields,
+    ...(t.ann.error === undefined ? {} : { error: t.ann.error }),
+    uncovered: spans((c) => c === 0),
+    overlaps: spans((c) => c > 1),
+  };
+}
+
+/** Summary line of a virtio-msg tab. */
+function virtioSummary(t: VirtioTab, a: Annotated): string {
+  const p = t.ann.payload;
+  const what =
+    p.kind === 'busy'
+      ? 'busy: an all-zero payload (the driver retries, at most 3 times)'
+      : p.kind === 'msg'
+        ? `${p.msg.bus ? 'bus ' : ''}${p.msg.name}${p.msg.response ? ' response' : ''}${p.msg.bus ? '' : ` dev ${p.msg.devNum}`} token 0x${p.msg.token.toString(16)}, msg_size ${p.msg.size}`
+        : `malformed: ${p.code}`;
+  const after =
+    t.ann.size > 0 && t.ann.size < t.bytes.length
+      ? ` · bytes ${t.ann.size}–${t.bytes.length - 1} follow msg_size`
+      : '';
+  const err =
+    a.error?.at.kind === 'bytes'
+      ? ` · decode error at byte ${a.error.at.offset}: ${a.error.code} — ${a.error.message}`
+      : '';
+  return `virtio-msg ${t.response ? 'answer' : 'request'} in x4–x17 (${t.bytes.length} bytes): ${what} · ${a.fields.length} fields${after}${err}`;
 }
 
 function fromHex(s: string): Uint8Array {
@@ -99,9 +156,9 @@ export class BytesPane {
   readonly el: HTMLElement;
   private readonly tabsEl: HTMLElement;
   private readonly body: HTMLElement;
-  private tabs: BufferTab[] = [];
+  private tabs: Tab[] = [];
   private active = 0;
-  private lastCall = -2;
+  private lastKey = '';
   private lastIx: TraceIndex | undefined;
   private ann: Annotated | undefined;
   private byteEls: HTMLElement[] = [];
@@ -110,6 +167,8 @@ export class BytesPane {
   shown: {
     tabs: string[];
     active: number;
+    /** The active tab's virtio-msg payload (kind, message name, msg_size, field paths). */
+    virtio?: { kind: string; name?: string; size: number; paths: string[] };
     fields: number;
     uncovered: number;
     overlaps: number;
@@ -164,12 +223,19 @@ export class BytesPane {
 
   update(ctx: ViewContext): void {
     const i = ctx.state.sel;
-    const call = i < 0 ? -1 : ctx.ix.call[i]!;
-    if (call === this.lastCall && ctx.ix === this.lastIx) return;
-    this.lastCall = call;
-    this.lastIx = ctx.ix;
-    this.tabs = i < 0 ? [] : bufferTabs(ctx.ix, i);
-    this.active = 0;
+    const ix = ctx.ix;
+    const call = i < 0 ? -1 : ix.call[i]!;
+    // Descriptor tabs belong to the host call; virtio-msg tabs to the selected link, so a REQ2 call keys on the hop.
+    const vm = i >= 0 && ix.names[ix.nameId[i]!]?.startsWith('FFA_MSG_SEND_DIRECT') === true;
+    const key = `${call}:${vm ? i : ''}`;
+    if (key === this.lastKey && ix === this.lastIx) return;
+    this.lastKey = key;
+    this.lastIx = ix;
+    const vtabs = i < 0 || !vm ? [] : virtioTabs(ix, i, matchingHop(ix, i));
+    this.tabs = [...(i < 0 ? [] : bufferTabs(ix, i)), ...vtabs.map((t) => ({ ...t, virtio: true as const }))];
+    // A virtio-msg exchange opens on the payload of the selected hop: the answer when a return is selected.
+    const want = this.tabs.findIndex((t) => t.virtio === true && t.response === (ix.dir[i] === 1));
+    this.active = want >= 0 ? want : 0;
     this.render();
   }
 
@@ -209,7 +275,7 @@ export class BytesPane {
       this.shown = { tabs: [], active: 0, fields: 0, uncovered: 0, overlaps: 0 };
       return;
     }
-    const a = annotate(t.bytes, t.kind, t.version);
+    const a = t.virtio === true ? virtioAnnotated(t) : annotate(t.bytes, t.kind, t.version);
     this.ann = a;
     const group = new Array<string>(t.bytes.length).fill('');
     const claims = new Uint8Array(t.bytes.length);
@@ -250,13 +316,17 @@ export class BytesPane {
     const summary = h(
       'div',
       { class: a.error ? 'fields fail' : 'fields' },
-      `${t.kind} descriptor v${t.version}, ${t.bytes.length} bytes · ${a.fields.length} fields` +
-        (t.bytes.length > 4096 ? ' · hex shows the first 4096 bytes' : '') +
-        (a.uncovered.length
-          ? ` · ${a.uncovered.reduce((n, u) => n + u.size, 0)} bytes no field covers`
-          : '') +
-        (a.overlaps.length ? ` · ${a.overlaps.reduce((n, u) => n + u.size, 0)} bytes claimed twice` : '') +
-        (a.error ? ` · decode error at byte ${errAt}: ${a.error.code} — ${a.error.message}` : ''),
+      t.virtio === true
+        ? virtioSummary(t, a)
+        : `${t.kind} descriptor v${t.version}, ${t.bytes.length} bytes · ${a.fields.length} fields` +
+            (t.bytes.length > 4096 ? ' · hex shows the first 4096 bytes' : '') +
+            (a.uncovered.length
+              ? ` · ${a.uncovered.reduce((n, u) => n + u.size, 0)} bytes no field covers`
+              : '') +
+            (a.overlaps.length
+              ? ` · ${a.overlaps.reduce((n, u) => n + u.size, 0)} bytes claimed twice`
+              : '') +
+            (a.error ? ` · decode error at byte ${errAt}: ${a.error.code} — ${a.error.message}` : ''),
     );
     this.body.replaceChildren(
       summary,
@@ -278,6 +348,16 @@ export class BytesPane {
     this.shown = {
       tabs: this.tabs.map((x) => x.title),
       active: this.active,
+      ...(t.virtio === true
+        ? {
+            virtio: {
+              kind: t.ann.payload.kind,
+              ...(t.ann.payload.kind === 'msg' ? { name: t.ann.payload.msg.name } : {}),
+              size: t.ann.size,
+              paths: a.fields.map((f) => f.path),
+            },
+          }
+        : {}),
       fields: a.fields.length,
       uncovered: a.uncovered.length,
       overlaps: a.overlaps.length,

@@ -3,11 +3,14 @@
  * sequence. Fill = stage-2 state (host and hyp tables combined), a dark outline where the secure world can
  * reach the pages, red where an invariant broke, a line at the selected hop. Hover tells since when and by which
  * event and rule a range has its state; drag across time lists what changed. A text alternative lists every
- * range's state at the selection. The overview strip above shares the zoom window.
+ * range's state at the selection. The overview strip above shares the zoom window. Labelled ranges (a virtio-msg
+ * virtqueue area: its rings, its buffer space) carry their label over the row while it holds, in the tooltip and
+ * in the text alternative.
  */
 import { h, hex, type ViewContext } from '../ctx.ts';
 import { changesBetween, type PageRow, secureReachable, spanAt, stateLabel } from '../model/pages.ts';
 import { callInfo, eventAt, eventAtSeq, F, type TraceIndex } from '../model/trace-index.ts';
+import { labelAt, type PageLabel } from '../model/virtio.ts';
 
 export const STATE_COLOURS: Record<string, string> = {
   'host owned': '#e4e8ec',
@@ -111,6 +114,20 @@ function traceId(o: object): number {
   return id;
 }
 
+/** Breaks a long line at spaces so a tooltip stays narrow. */
+function wrap(text: string, width: number): string {
+  const out: string[] = [];
+  let line = '';
+  for (const w of text.split(' ')) {
+    if (line !== '' && line.length + 1 + w.length > width) {
+      out.push(line);
+      line = w;
+    } else line = line === '' ? w : `${line} ${w}`;
+  }
+  if (line !== '') out.push(line);
+  return out.join('\n');
+}
+
 export class PageMapPane {
   readonly el: HTMLElement;
   private readonly canvas: HTMLCanvasElement;
@@ -118,6 +135,8 @@ export class PageMapPane {
   private readonly alt: HTMLElement;
   private readonly tip: HTMLElement;
   private readonly changes: HTMLElement;
+  /** Row labels over the canvas (DOM text, so it stays sharp and selectable; pointer events pass through). */
+  private readonly labelsEl: HTMLElement;
   private ctx: ViewContext | undefined;
   private drag: number | undefined;
   private invs: number[] = [];
@@ -135,6 +154,7 @@ export class PageMapPane {
     this.alt = h('div', { id: 'pagemap-alt', class: 'sr-only' });
     this.tip = h('div', { class: 'tip', hidden: true });
     this.changes = h('div', { class: 'changes', hidden: true, role: 'status' });
+    this.labelsEl = h('div', { class: 'rowlabels', 'aria-hidden': 'true' });
     const legend = h(
       'span',
       { class: 'legend' },
@@ -164,7 +184,7 @@ export class PageMapPane {
         h('span', { class: 'hint', text: 'w/s zoom · a/d pan · drag: what changed' }),
         legend,
       ),
-      h('div', { class: 'mapwrap' }, this.axis, this.canvas, this.changes),
+      h('div', { class: 'mapwrap' }, this.axis, this.canvas, this.labelsEl, this.changes),
       this.alt,
       this.tip,
     );
@@ -315,6 +335,7 @@ export class PageMapPane {
     g.drawImage(layer, 0, 0, W, H);
     g.fillStyle = '#0550ae';
     g.fillRect(xOf(selSeq) - 0.5, 0, 1.5, H);
+    this.drawLabels(ctx.pageLabels, rows, rh, lo, hi, W, `${key}:${ctx.pageLabels.length}`);
     this.lastDrawMs = performance.now() - t0;
     // Text alternative: every range at the selection.
     this.alt.textContent =
@@ -324,7 +345,8 @@ export class PageMapPane {
             .slice(0, 64)
             .map((r) => {
               const sp = spanAt(r, selSeq);
-              return `${hex(r.addr)} (${r.size / 1024} KiB) ${stateLabel(sp.host, sp.hyp)}${secureReachable(sp.host, sp.hyp) ? ', secure world can reach' : ''}`;
+              const l = labelAt(ctx.pageLabels, r.addr, r.size, selSeq);
+              return `${hex(r.addr)} (${r.size / 1024} KiB) ${stateLabel(sp.host, sp.hyp)}${secureReachable(sp.host, sp.hyp) ? ', secure world can reach' : ''}${l === undefined ? '' : `, ${l.label}`}`;
             })
             .join('; ')}${rows.length > 64 ? `; and ${rows.length - 64} more ranges` : ''}.${
             this.breaks.length > 0
@@ -338,6 +360,48 @@ export class PageMapPane {
       'aria-label',
       `Page map: ${rows.length} physical range(s) over sequence ${lo}–${hi}`,
     );
+  }
+
+  private labelKey = '';
+
+  /**
+   * The labels of the rows, each over the time it holds (from its start to its end, or the window's edge), when
+   * rows are tall enough for 10 px text. Rebuilt only when the trace, rows, window or size change.
+   */
+  private drawLabels(
+    labels: readonly PageLabel[],
+    rows: readonly PageRow[],
+    rh: number,
+    lo: number,
+    hi: number,
+    W: number,
+    key: string,
+  ): void {
+    if (key === this.labelKey) return;
+    this.labelKey = key;
+    if (labels.length === 0 || rh < 11) {
+      this.labelsEl.replaceChildren();
+      return;
+    }
+    const xOf = (s: number): number => ((s - lo) / (hi - lo)) * W;
+    const out: HTMLElement[] = [];
+    rows.forEach((r, k) => {
+      for (const l of labels) {
+        if (l.addr >= r.addr + r.size || r.addr >= l.addr + l.size) continue;
+        if (l.from > hi || (l.to ?? hi) < lo) continue;
+        const x1 = Math.max(0, xOf(Math.max(lo, l.from)));
+        const x2 = Math.min(W, xOf(Math.min(hi, l.to ?? hi)));
+        // A span too short for its text (a refused area, reclaimed at once): the text runs on to the right.
+        const room = x2 - x1 < l.label.length * 6.5 ? W - x1 : x2 - x1;
+        if (room < 24) continue;
+        const d = h('div', { text: l.label });
+        d.style.left = `${x1 + 4}px`;
+        d.style.maxWidth = `${room - 8}px`;
+        d.style.top = `${k * rh + rh / 2 - 7}px`;
+        out.push(d);
+      }
+    });
+    this.labelsEl.replaceChildren(...out);
   }
 
   private hover(e: MouseEvent): void {
@@ -367,10 +431,11 @@ export class PageMapPane {
       by = `since #${sp.seq}, host call #${ctx.ix.call[sp.event]} ${info?.name ?? ''}${rule ? `, rule ${rule}` : ''}`;
     }
     const rowIx = rows.indexOf(r);
+    const label = labelAt(ctx.pageLabels, r.addr, r.size, seq);
     const broken = this.breaks
       .filter((b) => b.row === rowIx && b.seq <= seq)
       .map((b) => `${b.id} broken at #${b.seq}`);
-    this.tip.textContent = `${hex(r.addr)}–${hex(r.addr + r.size)} at #${seq}\n${stateLabel(sp.host, sp.hyp)} (host ${sp.host}, hyp ${sp.hyp})\n${by}${broken.length ? `\n${broken.join(', ')}` : ''}`;
+    this.tip.textContent = `${hex(r.addr)}–${hex(r.addr + r.size)} at #${seq}\n${stateLabel(sp.host, sp.hyp)} (host ${sp.host}, hyp ${sp.hyp})\n${by}${label === undefined ? '' : `\n${wrap(label.detail, 96)}`}${broken.length ? `\n${broken.join(', ')}` : ''}`;
     this.tip.style.left = `${e.clientX + 12}px`;
     this.tip.style.top = `${e.clientY - 40}px`;
     this.tip.hidden = false;
