@@ -175,7 +175,8 @@ export function arbCampaignAction(): fc.Arbitrary<Action> {
 
 const ACTION_ARB = arbCampaignAction();
 
-function freshInput(o: CampaignOptions, seed: number): SeqInput {
+/** A sequence fresh from the generator, drawn from `seed` alone (kernel-mode campaigns draw theirs with it too). */
+export function freshInput(o: Pick<CampaignOptions, 'hostile' | 'maxLength'>, seed: number): SeqInput {
   const r = seededPrng(seed);
   const bias = r.next() % 2 === 0 ? undefined : 2 + (r.next() % 16);
   const actions = draw(fc.array(ACTION_ARB, { maxLength: o.maxLength ?? 24 }), r.next(), bias);

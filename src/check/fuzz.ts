@@ -377,6 +377,8 @@ export function runSequence(
     hostile?: { config: HostileConfig; prng?: Prng };
     /** Go on after a violation (campaigns collect every one through {@link FuzzRun.onCall}). */
     keepGoing?: boolean;
+    /** The version of the driver start's FFA_VERSION (default 1.2; lower: a downgrade before negotiation). */
+    version?: number;
   } = {},
 ): { violation?: Violation; run: FuzzRun } {
   const run = new FuzzRun(profile, config, ignore, record, more.hyp, more.boot);
@@ -387,7 +389,7 @@ export function runSequence(
   try {
     // A host driver start: negotiate the version and map RXTX, as every real flow does first.
     let v =
-      run.smc([FFA.VERSION, 0x10002]).v ??
+      run.smc([FFA.VERSION, more.version ?? 0x10002]).v ??
       run.act({
         op: 'map',
         tx: { k: 'host', i: POOL - 2, off: 0, pages: 1 },

@@ -13,6 +13,7 @@
  *   earlier fragments after a failed FRAG_TX.
  */
 import { FFA } from '../ffa/ids.ts';
+import { describeOob } from '../hyp/bufview.ts';
 import { type RunOptions, type RunResult, runScenario, type Scenario } from '../scenario/scenario.ts';
 import type { RegisterFile } from '../smccc/regs.ts';
 import type { HeldTransaction } from '../spmc/spmc.ts';
@@ -200,7 +201,7 @@ export function checkCall(
     st.oob = c.oob.length;
     return {
       invariant: 'I6',
-      detail: `EL2 ${a.kind === 'beyond-buffer' ? 'access past the end of' : 'read past the message in'} ${a.buffer}: ${a.size} bytes at +${a.offset} (limit ${a.limit})`,
+      detail: describeOob(a),
     };
   }
   if (c.hangs.length > st.hangs) {

@@ -41,8 +41,8 @@ export interface FuzzOpts extends KernelCliOpts {
   time?: string;
   spmcQuirks?: string[];
   ignore?: string[];
-  /** Kernel mode: the finding's replay file (model mode: see {@link FuzzCliOpts}). */
-  out: string;
+  /** The campaign directory (nothing is written without it). */
+  out?: string;
   json?: boolean;
   format?: 'text' | 'json' | 'junit';
 }
@@ -131,8 +131,7 @@ function fuzzCases(
 }
 
 /** What the command line adds for model-mode campaigns. */
-export interface FuzzCliOpts extends Omit<FuzzOpts, 'out'> {
-  out?: string;
+export interface FuzzCliOpts extends FuzzOpts {
   resume?: boolean;
   calls?: string;
   spmc?: string;
@@ -267,16 +266,11 @@ export async function runFuzzCommand(o: FuzzCliOpts): Promise<number> {
   if (!SPMC_MODES.includes(spmc))
     throw new UsageError(`--spmc: ${unknownName('SPMC mode', spmc, SPMC_MODES)}`);
   if (o.kernel !== undefined || o.sanitize !== undefined || o.coverage === true) {
-    if (spmc === 'hostile' || o.resume || calls !== undefined)
-      throw new UsageError(
-        '--spmc hostile, --resume and --calls are model-mode campaign options (not with --kernel)',
-      );
+    if (o.resume || calls !== undefined)
+      throw new UsageError('--resume and --calls are model-mode campaign options (not with --kernel)');
     // Kernel mode: the real ffa.c in a worker process that may crash (src/kernel/campaign.ts).
     const { runKernelFuzz } = await import('./kernel-fuzz-cmd.ts');
-    return runKernelFuzz(
-      { ...o, out: o.out ?? 'fuzz-finding.jsonl' },
-      { profile, config, seed, runs, time, format },
-    );
+    return runKernelFuzz(o, { profile, config, seed, runs, time, format, hostile: spmc === 'hostile' });
   }
   if (o.resume && o.out === undefined)
     throw new UsageError('--resume needs --out DIR (the campaign to continue)');

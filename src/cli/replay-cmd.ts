@@ -1,5 +1,6 @@
 /** `ffasim replay FILE`: one JSON line per action. Bad files → located error, exit 2, nothing run. */
 import { acrossProfiles, acrossToText } from '../check/across.ts';
+import { describeOob } from '../hyp/bufview.ts';
 import { parseReplay, replayScenario, runAction } from '../scenario/replay.ts';
 import { createWorld } from '../world/world.ts';
 import {
@@ -72,10 +73,7 @@ export async function runReplayCommand(file: string, o: ReplayOpts): Promise<num
   // What EL2 did wrong on the way (a fuzz finding's replay reproduces it): on stderr, and exit 1.
   const c = world.hyp.counters;
   const el2 = [
-    ...c.oob.map(
-      (a) =>
-        `EL2 out-of-bounds access (I6): ${a.size} bytes at +${a.offset} of ${a.buffer} (limit ${a.limit})`,
-    ),
+    ...c.oob.map((a) => `${describeOob(a)} (I6)`),
     ...c.hangs.map((h) => `EL2 livelock (I6): ${h}`),
     ...c.warns.map((w) => (w.startsWith('BUG ') ? `EL2 ${w}` : `EL2 WARN ${w}`)),
     ...c.leaks.map((l) => `hyp stack in host registers (I3): ${l.call} x${l.regs.join(', x')}`),

@@ -13,7 +13,14 @@ export interface OobAccess {
   offset: number;
   size: number;
   limit: number;
-  kind: 'beyond-message' | 'beyond-buffer';
+  /** `fault`: kernel mode, an access the MMU refused (the real code's EL2 data abort; `buffer` says where). */
+  kind: 'beyond-message' | 'beyond-buffer' | 'fault';
+}
+
+/** What an out-of-bounds access was, in words (invariant I6's detail, replay's report). */
+export function describeOob(a: OobAccess): string {
+  if (a.kind === 'fault') return `EL2 data abort: ${a.buffer}`;
+  return `EL2 ${a.kind === 'beyond-buffer' ? 'access past the end of' : 'read past the message in'} ${a.buffer}: ${a.size} bytes at +${a.offset} (limit ${a.limit})`;
 }
 
 export class HypBuffer {

@@ -10,17 +10,61 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import fc from 'fast-check';
-import { type Action, arbAction, type ReplayLine } from '../check/fuzz.ts';
+import { classify, type FindingClass, freshInput, type SeqInput } from '../check/campaign.ts';
+import type { Action, ReplayLine } from '../check/fuzz.ts';
 import type { Violation } from '../check/invariants.ts';
+import { FFA } from '../ffa/ids.ts';
+import { type HostileLie, hashWords, seededPrng } from '../spmc/hostile.ts';
 import type { WorldConfig } from '../world/config.ts';
 import { asanEnv, type BuildOptions, type KernelBuild } from './build.ts';
 import type { FfaCoverage } from './coverage.ts';
 
-/** The sequence of campaign index `i`: a function of (seed, i) alone, so any worker draws the same one. */
-export function sequenceAt(seed: number, i: number, maxLength: number): Action[] {
-  const s = (Math.imul(seed ^ 0x9e37_79b9, 0x85eb_ca6b) + Math.imul(i + 1, 0xc2b2_ae35)) | 0;
-  return fc.sample(fc.array(arbAction(), { maxLength }), { seed: s, numRuns: 1 })[0]!;
+/**
+ * One numbered sequence of a kernel campaign: host actions, with `fuzz --spmc hostile` how EL3 lies (a plan while
+ * fuzzing, the exact lies once a finding is recorded), and the driver start's version when it is not 1.2.
+ */
+export interface KernelInput extends SeqInput {
+  /** The first FFA_VERSION's request when it is a downgrade before negotiation (1.0 or 1.1). */
+  version?: number;
+}
+
+/** Every FF-A function ID the ABI table knows: FFA_FEATURES probes ask the hyp about each. */
+const FIDS = [...new Set(Object.values(FFA) as number[])].sort((a, b) => a - b);
+
+/**
+ * The calls the model campaign's generator leaves to its rule keys, which real code has no equivalent of: FFA_FEATURES
+ * of any FF-A function (the hyp's supported-call filter), and PARTITION_INFO_GET with its count-only flag and
+ * with a UUID no partition has.
+ */
+function probe(r: { next(): number }): Action {
+  switch (r.next() % 3) {
+    case 0:
+      return { op: 'raw', fid: FFA.FEATURES, args: [FIDS[r.next() % FIDS.length]!] };
+    case 1:
+      return { op: 'raw', fid: FFA.PARTITION_INFO_GET, args: [0, 0, 0, 0, 1] };
+    default:
+      return {
+        op: 'raw',
+        fid: FFA.PARTITION_INFO_GET,
+        args: [0x5eed_0000 | (r.next() & 0xffff), 1, 2, 3, 0],
+      };
+  }
+}
+
+/**
+ * The sequence of campaign index `i`: a function of (seed, i) alone, so any worker draws the same one. It is the
+ * model campaign's fresh sequence (src/check/campaign.ts `freshInput`: the same actions, the same lies with
+ * `hostile`), plus in one sequence in four a probe or two, and in one in eight a driver start that asks for
+ * FF-A 1.0 or 1.1 (the hyp's downgrade before negotiation).
+ */
+export function sequenceAt(seed: number, i: number, maxLength: number, hostile = false): KernelInput {
+  const r = seededPrng(hashWords(seed, i, 0x6b65_726e));
+  const input: KernelInput = freshInput({ hostile, maxLength }, r.next());
+  if (r.next() % 4 === 0)
+    for (let k = 1 + (r.next() % 2); k > 0; k--)
+      input.actions.splice(r.next() % (input.actions.length + 1), 0, probe(r));
+  if (r.next() % 8 === 0) input.version = r.next() % 2 === 0 ? 0x10000 : 0x10001;
+  return input;
 }
 
 /** What the parent tells a worker once, as its first line. */
@@ -32,6 +76,8 @@ export interface WorkerSetup {
   ignore: string[];
   seed: number;
   maxLength: number;
+  /** EL3 lies (`fuzz --spmc hostile`): each sequence with its own plan (see {@link sequenceAt}). */
+  hostile?: boolean;
 }
 
 /** A sanitizer report or another fatal end of the real code, read from the worker's stderr. */
@@ -47,16 +93,34 @@ export interface CrashReport {
 }
 
 export interface KernelFinding {
-  /** `crash` (the worker died) or the invariant the worker saw broken. */
-  kind: 'crash' | 'invariant';
-  /** Dedup key: crash kind + ffa.c site, or the invariant + its detail's first words. */
+  /** `crash` (the worker died), the invariant the worker saw broken, or a WARN_ON of the real code that fired. */
+  kind: 'crash' | 'invariant' | 'warn';
+  /** Dedup key: crash kind + ffa.c site, the invariant + its detail's first words, or the WARN_ON's site. */
   signature: string;
   title: string;
+  /**
+   * What the finding means (docs/fuzz.md "Finding classes"): a crash, an I5/I6 break or a WARN_ON with no lie
+   * told must hold whatever EL3 does; I1/I7, or a WARN_ON after EL3 lied (the code asserting an honest SPMD),
+   * presuppose an honest SPMC.
+   */
+  cls: FindingClass;
   index: number;
   actions: Action[];
+  /** The driver start's version when it was not 1.2. */
+  version?: number;
+  /** The lies EL3 told in the recorded run (`fuzz --spmc hostile`): the replay file's `spmc.hostile.lies`. */
+  lies?: HostileLie[];
   replay: ReplayLine[];
   crash?: CrashReport;
   violation?: Violation;
+  /** The WARN_ON as the shim reported it (`func (ffa.c:line): WARN_ON(cond)`). */
+  warn?: string;
+}
+
+/** What one sequence showed: a violation, or a WARN_ON of the real code (a finding of its own). */
+export interface SeqOutcome {
+  violation?: Violation;
+  warn?: string;
 }
 
 export interface KernelCampaignOptions {
@@ -128,8 +192,12 @@ const site = (c: CrashReport): string =>
   c.func === undefined ? '' : ` in ${c.func} (${c.file?.slice(c.file.lastIndexOf('/') + 1)}:${c.line})`;
 
 const crashSignature = (c: CrashReport): string => `${c.kind}${site(c)}`;
+/** The invariant and its detail's words, numbers as N but an ffa.c line kept (the decision site). */
 const violationSignature = (v: Violation): string =>
-  `${v.invariant}: ${v.detail.replace(/0x[0-9a-f]+|\d+/g, 'N').slice(0, 80)}`;
+  `${v.invariant}: ${v.detail.replace(/(?<!ffa\.c:)(0x[0-9a-f]+|\d+)/g, 'N').slice(0, 120)}`;
+/** A violation's signature, else a WARN_ON's (its site), else '' (nothing happened). */
+const outcomeSignature = (o: SeqOutcome): string =>
+  o.violation !== undefined ? violationSignature(o.violation) : o.warn !== undefined ? `WARN ${o.warn}` : '';
 
 type Answer = Record<string, unknown>;
 
@@ -252,11 +320,14 @@ export async function kernelCampaign(o: KernelCampaignOptions): Promise<KernelCa
   /** Runs one sequence in `w`; what happened (the worker may have died). */
   const runOne = async (
     w: Worker,
-    actions: Action[],
+    input: KernelInput,
     record: boolean,
-  ): Promise<{ violation?: Violation; crash?: CrashReport; lines: ReplayLine[]; dead: boolean }> => {
-    w.send({ op: 'one', actions, record });
+  ): Promise<
+    SeqOutcome & { crash?: CrashReport; lines: ReplayLine[]; lies?: HostileLie[]; dead: boolean }
+  > => {
+    w.send({ op: 'one', input, record });
     const lines: ReplayLine[] = [];
+    const lies: HostileLie[] = [];
     for (;;) {
       const a = await w.next();
       if (a === undefined) {
@@ -265,36 +336,38 @@ export async function kernelCampaign(o: KernelCampaignOptions): Promise<KernelCa
           kind: `worker exit ${d.code}`,
           text: d.stderr.trim().split('\n').slice(0, 80).join('\n'),
         };
-        return { crash, lines, dead: true };
+        return { crash, lines, ...(lies.length === 0 ? {} : { lies }), dead: true };
       }
       if (a.line !== undefined) lines.push(a.line as ReplayLine);
+      else if (a.lie !== undefined) lies.push(a.lie as HostileLie);
       else if (a.one !== undefined) {
-        const one = a.one as { smcs: number; violation?: Violation };
-        return { ...(one.violation === undefined ? {} : { violation: one.violation }), lines, dead: false };
+        const one = a.one as SeqOutcome & { smcs: number; lies?: HostileLie[] };
+        return {
+          ...(one.violation === undefined ? {} : { violation: one.violation }),
+          ...(one.warn === undefined ? {} : { warn: one.warn }),
+          ...(one.lies === undefined ? {} : { lies: one.lies }),
+          lines,
+          dead: false,
+        };
       }
     }
   };
 
   /** Greedy shrink: drop one action at a time while the same signature still shows (each crash: a new worker). */
-  const shrink = async (actions: Action[], signature: string): Promise<Action[]> => {
-    let best = actions;
+  const shrink = async (input: KernelInput, signature: string): Promise<KernelInput> => {
+    let best = input;
     let budget = o.shrinkRuns ?? 64;
     let progress = true;
     while (progress && budget > 0) {
       progress = false;
-      for (let k = best.length - 1; k >= 0 && budget > 0; k--) {
-        const cand = [...best.slice(0, k), ...best.slice(k + 1)];
+      for (let k = best.actions.length - 1; k >= 0 && budget > 0; k--) {
+        const cand = { ...best, actions: [...best.actions.slice(0, k), ...best.actions.slice(k + 1)] };
         budget--;
         worker ??= await fresh();
         const r = await runOne(worker, cand, false);
         // A dead worker's counters die with it: coverage counts the runs of workers that ended normally.
         if (r.dead) worker = undefined;
-        const sig =
-          r.crash !== undefined
-            ? crashSignature(r.crash)
-            : r.violation !== undefined
-              ? violationSignature(r.violation)
-              : '';
+        const sig = r.crash !== undefined ? crashSignature(r.crash) : outcomeSignature(r);
         if (sig === signature) {
           best = cand;
           progress = true;
@@ -306,31 +379,45 @@ export async function kernelCampaign(o: KernelCampaignOptions): Promise<KernelCa
 
   const addFinding = async (
     index: number,
-    actions: Action[],
-    what: { crash?: CrashReport; violation?: Violation },
+    input: KernelInput,
+    what: SeqOutcome & { crash?: CrashReport },
   ): Promise<void> => {
-    const signature =
-      what.crash !== undefined ? crashSignature(what.crash) : violationSignature(what.violation!);
+    const signature = what.crash !== undefined ? crashSignature(what.crash) : outcomeSignature(what);
     if (seen.has(signature)) return;
     seen.add(signature);
-    const shrunk = await shrink(actions, signature);
+    const shrunk = await shrink(input, signature);
     worker ??= await fresh();
     const rec = await runOne(worker, shrunk, true);
     if (rec.dead) worker = undefined;
     const crash = rec.crash ?? what.crash;
     const violation = rec.violation ?? what.violation;
+    const warn = rec.warn ?? what.warn;
+    const lied = rec.lies !== undefined && rec.lies.length > 0;
     report.findings.push({
-      kind: what.crash !== undefined ? 'crash' : 'invariant',
+      kind: what.crash !== undefined ? 'crash' : what.violation !== undefined ? 'invariant' : 'warn',
       signature,
+      cls:
+        what.crash !== undefined
+          ? 'holds-when-el3-lies'
+          : violation !== undefined && what.violation !== undefined
+            ? classify(violation).cls
+            : lied
+              ? 'presupposes-honest-spmc'
+              : 'holds-when-el3-lies',
       title:
         what.crash !== undefined
           ? `${crash!.kind}${site(crash!)}`
-          : `${violation!.invariant}: ${violation!.detail}`,
+          : what.violation !== undefined
+            ? `${violation!.invariant}: ${violation!.detail}`
+            : `WARN_ON in ${warn}`,
       index,
-      actions: shrunk,
+      actions: shrunk.actions,
+      ...(shrunk.version === undefined ? {} : { version: shrunk.version }),
+      ...(rec.lies === undefined || rec.lies.length === 0 ? {} : { lies: rec.lies }),
       replay: rec.lines,
       ...(what.crash !== undefined && crash !== undefined ? { crash } : {}),
       ...(what.violation !== undefined && violation !== undefined ? { violation } : {}),
+      ...(what.crash === undefined && what.violation === undefined && warn !== undefined ? { warn } : {}),
     });
   };
 
@@ -342,7 +429,7 @@ export async function kernelCampaign(o: KernelCampaignOptions): Promise<KernelCa
       const count = Math.min(batch, runsBudget - next);
       worker.send({ op: 'batch', from: next, count });
       let at = next - 1;
-      const found: { i: number; violation: Violation; actions: Action[] }[] = [];
+      const found: (SeqOutcome & { i: number; input: KernelInput })[] = [];
       let done = false;
       for (;;) {
         const a = await worker.next();
@@ -355,7 +442,7 @@ export async function kernelCampaign(o: KernelCampaignOptions): Promise<KernelCa
           break;
         }
       }
-      for (const f of found) await addFinding(f.i, f.actions, { violation: f.violation });
+      for (const f of found) await addFinding(f.i, f.input, f);
       if (done) {
         report.runs += count;
         next += count;
@@ -369,7 +456,7 @@ export async function kernelCampaign(o: KernelCampaignOptions): Promise<KernelCa
           kind: `worker exit ${d.code}`,
           text: d.stderr.trim().split('\n').slice(0, 80).join('\n'),
         };
-        await addFinding(at, sequenceAt(o.setup.seed, at, o.setup.maxLength), { crash });
+        await addFinding(at, sequenceAt(o.setup.seed, at, o.setup.maxLength, o.setup.hostile), { crash });
         next = at + 1;
       }
       o.progress?.({ runs: report.runs, smcs: report.smcs, findings: report.findings.length, ms: elapsed() });

@@ -6,23 +6,57 @@
  * on stdin, answers on stdout (written synchronously, so nothing is lost in a buffer when the process dies).
  *
  *   {"op":"batch","from":I,"count":N}        → {"at":i} per sequence, {"finding":{…}} per violation, {"batch":{…}}
- *   {"op":"one","actions":[…],"record":true} → {"line":{…}} per replay line, then {"one":{…}}
+ *   {"op":"one","input":{…},"record":true}   → {"line":{…}} per replay line, then {"one":{…}} (with the lies told)
  *   {"op":"coverage-start","withCheck":B} → {"started":true}: counters zeroed (then the check suite, if B)
  *   {"op":"coverage"}                        → {"coverage":{…}} (a --coverage build)
  */
 import { writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { runCheck } from '../check/conformance.ts';
-import { type Action, type FuzzRun, runSequence } from '../check/fuzz.ts';
-import { createProfile } from '../hyp/profiles.ts';
+import { type FuzzRun, runSequence } from '../check/fuzz.ts';
+import { createProfile, type Profile } from '../hyp/profiles.ts';
+import { type HostileLie, type HostileSpmc, seededPrng } from '../spmc/hostile.ts';
 import { parseWorldConfig } from '../world/config.ts';
-import { sequenceAt, type WorkerSetup } from './campaign.ts';
+import { type KernelInput, type SeqOutcome, sequenceAt, type WorkerSetup } from './campaign.ts';
 import { beginCoverage, type CoverageSession } from './coverage.ts';
 import { kernelHypForTree } from './hyp.ts';
 
 const send = (o: unknown): void => {
   writeSync(1, `${JSON.stringify(o)}\n`);
 };
+
+/**
+ * Runs one sequence through the real code: its lies (exact, or a plan drawn from its seed) and its driver start's
+ * version. A WARN_ON that fired is the outcome when no invariant broke (each world has its own counters).
+ */
+function runInput(
+  input: KernelInput,
+  profile: Profile,
+  s: WorkerSetup,
+  hyp: ReturnType<typeof kernelHypForTree>,
+  record: boolean,
+  onRun?: (run: FuzzRun) => void,
+): SeqOutcome & { smcs: number; lies: HostileLie[] } {
+  const hostile =
+    input.lies !== undefined
+      ? { config: { lies: input.lies } }
+      : input.hostile !== undefined
+        ? { config: { rate: input.hostile.rate }, prng: seededPrng(input.hostile.seed) }
+        : undefined;
+  const r = runSequence(input.actions, profile, s.config, s.ignore, record, {
+    hyp,
+    ...(hostile === undefined ? {} : { hostile }),
+    ...(input.version === undefined ? {} : { version: input.version }),
+    ...(onRun === undefined ? {} : { onRun }),
+  });
+  const liar = r.run.world.spmd.hostile as { applied: HostileLie[] } | undefined;
+  const warn = r.run.world.hyp.counters.warns[0];
+  return {
+    smcs: r.run.smcs,
+    lies: liar?.applied ?? [],
+    ...(r.violation !== undefined ? { violation: r.violation } : warn !== undefined ? { warn } : {}),
+  };
+}
 
 async function main(): Promise<void> {
   const lines = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
@@ -51,34 +85,43 @@ async function main(): Promise<void> {
         let smcs = 0;
         for (let i = from; i < from + count; i++) {
           send({ at: i });
-          const actions = sequenceAt(s.seed, i, s.maxLength);
-          const r = runSequence(actions, profile!, s.config, s.ignore, false, { hyp: hyp! });
-          smcs += r.run.smcs;
-          if (r.violation !== undefined) send({ finding: { i, violation: r.violation, actions } });
+          const input = sequenceAt(s.seed, i, s.maxLength, s.hostile === true);
+          const r = runInput(input, profile!, s, hyp!, false);
+          smcs += r.smcs;
+          if (r.violation !== undefined || r.warn !== undefined)
+            send({
+              finding: {
+                i,
+                input,
+                ...(r.violation === undefined ? { warn: r.warn } : { violation: r.violation }),
+              },
+            });
         }
         send({ batch: { from, count, smcs } });
         break;
       }
       case 'one': {
-        const actions = req.actions as Action[];
+        const input = req.input as KernelInput;
         const record = req.record === true;
         // Each replay line leaves this process as it is recorded: a fatal call still leaves the lines before it.
         let sent = 0;
         const flush = (run: FuzzRun): void => {
           for (; sent < run.replay.length; sent++) send({ line: run.replay[sent] });
         };
-        const r = runSequence(actions, profile!, s.config, s.ignore, record, {
-          hyp: hyp!,
-          onRun: (run) => {
-            if (record)
-              run.world.observers.push({
-                before: () => flush(run),
-                after: () => {},
-              });
-          },
+        let current: FuzzRun | undefined;
+        const r = runInput(input, profile!, s, hyp!, record, (run) => {
+          current = run;
+          // Each lie too, as it is told: the answer it changes may be the one the real code dies of.
+          const liar = run.world.spmd.hostile as HostileSpmc | undefined;
+          if (record && liar !== undefined) liar.onLie = (l) => send({ lie: l });
+          if (record)
+            run.world.observers.push({
+              before: () => flush(run),
+              after: () => {},
+            });
         });
-        if (record) flush(r.run);
-        send({ one: { smcs: r.run.smcs, ...(r.violation === undefined ? {} : { violation: r.violation }) } });
+        if (record && current !== undefined) flush(current);
+        send({ one: r });
         break;
       }
       case 'coverage': {

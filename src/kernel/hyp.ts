@@ -6,6 +6,7 @@
  * world's Stage2; the hyp's mailboxes, `ffa_desc_buf` and the host pages shared with the hyp are bytes of the
  * world's PhysMem that the C code reads and writes in place (PhysMem.attach). docs/kernel-mode.md.
  */
+import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { FFA_ERROR_CODES } from '../ffa/errors.ts';
 import { FFA, ffaName } from '../ffa/ids.ts';
@@ -43,6 +44,7 @@ const OP_UNPIN = 7;
 const ABORT_BUG = -100001;
 const ABORT_HANG = -100002;
 const ABORT_OOB = -100004;
+const ABORT_FAULT = -100005;
 
 /** More EL3 calls than this for one host call is a hyp that does not return (issue 12 item 4). */
 export const EL3_CALLS_BOUND = 10_000;
@@ -229,6 +231,12 @@ export class KernelHyp implements HypImpl {
     this.fid = w[0]!;
     this.el3ThisCall = 0;
     const rc = this.enter(() => this.l.addon.hostSmc(this.handle));
+    if (rc === ABORT_FAULT) {
+      // The code touched an address with no mapping (bridge.c on_fault): an EL2 data abort, a hyp panic on
+      // hardware. Reported as I6 (event 'fault'); the world goes on with ABORTED for the host.
+      host.clear().setW(0, FFA.ERROR).setSigned32(2, FFA_ERROR_CODES.ABORTED);
+      return;
+    }
     if (rc === ABORT_OOB) {
       // The harness stopped the call before a copy past a hyp buffer (on hardware it would go through in
       // silence): reported as I6, and the host gets ABORTED.
@@ -398,6 +406,28 @@ export class KernelHyp implements HypImpl {
       });
       return;
     }
+    if (kind === 'fault') {
+      const [obj = '', pcoff = '0', sig = '11', , rel = '0', span = '0'] = text.split('\t');
+      const at = sourceLine(obj, pcoff) ?? { func, file: obj, line: 0 };
+      const by = `${at.func} (${at.file.slice(at.file.lastIndexOf('/') + 1)}:${at.line})`;
+      const r = Number(rel);
+      const hypLen = Number(span);
+      const place =
+        r >= 0 && r < hypLen
+          ? `+0x${r.toString(16)} in the hyp pages`
+          : r >= hypLen
+            ? `0x${(r - hypLen).toString(16)} bytes past the end of the hyp pages (TX, RX, ffa_desc_buf: ${hypLen} bytes)`
+            : `0x${(-r).toString(16)} bytes before the hyp pages`;
+      // The process address itself (ASLR) stays out: a finding file is a function of the seed alone.
+      const what = `${sig === '7' ? 'SIGBUS' : 'SIGSEGV'}, ${place}, by ${by}`;
+      this.counters.oob.push({ buffer: what, offset: r, size: 0, limit: hypLen, kind: 'fault' });
+      this.trace?.emit({
+        kind: 'warn',
+        where: by,
+        text: `EL2 data abort in ${this.name}: ${what}; the call is stopped (a hyp panic on hardware)`,
+      });
+      return;
+    }
     if (kind === 'warn') {
       this.counters.warns.push(`${where}: WARN_ON(${text})`);
       this.trace?.emit({ kind: 'warn', where, text: `WARN_ON(${text}) in ${this.name}` });
@@ -407,4 +437,33 @@ export class KernelHyp implements HypImpl {
       this.trace?.emit({ kind: 'warn', where, text: `BUG: ${text} in ${this.name}` });
     }
   }
+}
+
+const lineCache = new Map<string, { func: string; file: string; line: number } | undefined>();
+
+/**
+ * The ffa.c function and line of an instruction of the addon (`addr2line -f -i`: the innermost inlined frame
+ * in ffa.c), or undefined when addr2line is missing or knows no line.
+ */
+function sourceLine(obj: string, pcoff: string): { func: string; file: string; line: number } | undefined {
+  const key = `${obj}\t${pcoff}`;
+  if (lineCache.has(key)) return lineCache.get(key);
+  let found: { func: string; file: string; line: number } | undefined;
+  try {
+    const out = execFileSync('addr2line', ['-f', '-i', '-e', obj, pcoff], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).split('\n');
+    for (let i = 0; i + 1 < out.length; i += 2) {
+      const m = /^(.*(?:^|\/)ffa\.c):(\d+)/.exec(out[i + 1]!);
+      if (m !== null) {
+        found = { func: out[i]!, file: m[1]!, line: Number(m[2]) };
+        break;
+      }
+    }
+  } catch {
+    found = undefined;
+  }
+  lineCache.set(key, found);
+  return found;
 }

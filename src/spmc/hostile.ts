@@ -114,6 +114,8 @@ const X0_LIES = [
 export class HostileSpmc {
   /** Every lie told so far, in order, as absolute values (a replay file's `spmc.hostile.lies`). */
   readonly applied: HostileLie[] = [];
+  /** Called with each lie as it is told (kernel-mode workers stream them out before a fatal call can end them). */
+  onLie: ((l: HostileLie) => void) | undefined;
   private readonly o: HostileOptions;
   private readonly rate: number;
   private readonly counts = new Map<number, number>();
@@ -227,7 +229,9 @@ export class HostileSpmc {
       was = out.w(reg);
       out.setW(reg, l.value >>> 0);
     }
-    this.applied.push(l.target === 'rx' ? { ...l, at: l.at ?? 0 } : { ...l });
+    const told: HostileLie = l.target === 'rx' ? { ...l, at: l.at ?? 0 } : { ...l };
+    this.applied.push(told);
+    this.onLie?.(told);
     this.o.trace?.emit({
       kind: 'decision',
       actor: 'spmd',

@@ -61,23 +61,94 @@ describe.skipIf(t73 === undefined)('kernel mode CLI on Debian 7.3', () => {
   it('fuzz --kernel finds the FRAG_RX overflow at its ffa.c line, and replay --kernel reproduces it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ffasim-kfuzz-'));
     const f = ffasim(
-      ['fuzz', '--kernel', t73!, '--spmc-quirks', 'frag-rx-long', '--runs', '40', '--json'],
+      ['fuzz', '--kernel', t73!, '--spmc-quirks', 'frag-rx-long', '--runs', '40', '--json', '--out', 'camp'],
       dir,
     );
     expect(f.code).toBe(1);
-    const j = JSON.parse(f.out) as { findings: { title: string; replay: string }[]; workers: number };
+    // Everything in the campaign folder, nothing beside it.
+    expect(readdirSync(dir)).toEqual(['camp']);
+    const j = JSON.parse(f.out) as {
+      findings: { title: string; replay: string; class: string }[];
+      workers: number;
+    };
     const hit = j.findings.find((x) =>
       /I6: .*RX mailbox \(read by do_ffa_mem_reclaim \(ffa\.c:\d+\)\)/.test(x.title),
     );
     expect(hit, JSON.stringify(j.findings)).toBeDefined();
-    expect(readdirSync(dir)).toContain(hit!.replay);
+    expect(hit!.class).toBe('holds-when-el3-lies');
+    expect(hit!.replay).toMatch(/^camp\/finding-\d{3}\.jsonl$/);
+    const names = readdirSync(join(dir, 'camp'));
+    expect(names).toEqual(expect.arrayContaining(['summary.md', 'summary.json']));
+    expect(names.filter((n) => n.endsWith('.jsonl')).length).toBe(j.findings.length);
+    expect(names.filter((n) => n.endsWith('.md')).length).toBe(j.findings.length + 1);
     const file = readFileSync(join(dir, hit!.replay), 'utf8');
     expect(file).toMatch(/^# reproduce: ffasim replay THIS_FILE --kernel /m);
+    const md = readFileSync(join(dir, hit!.replay.replace(/\.jsonl$/, '.md')), 'utf8');
+    expect(md).toMatch(/^- \*\*Class:\*\* holds-when-el3-lies/m);
+    expect(md).toMatch(/^1\. smc FFA_VERSION/m);
     const r = ffasim(['replay', hit!.replay, '--kernel', t73!], dir);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(
-      /EL2 out-of-bounds access \(I6\): \d+ bytes at \+0 of the hyp RX mailbox \(read by do_ffa_mem_reclaim/,
+      /EL2 access past the end of the hyp RX mailbox \(read by do_ffa_mem_reclaim \(ffa\.c:\d+\)\): \d+ bytes at \+0 \(limit 4096\) \(I6\)/,
     );
+    // Without --out nothing is written: the replay goes to stdout.
+    const dir2 = mkdtempSync(join(tmpdir(), 'ffasim-kfuzz-'));
+    const g = ffasim(['fuzz', '--kernel', t73!, '--spmc-quirks', 'frag-rx-long', '--runs', '40'], dir2);
+    expect(g.code).toBe(1);
+    expect(readdirSync(dir2)).toEqual([]);
+    expect(g.out).toMatch(/# nothing was written: pass --out DIR/);
+    expect(g.out).toMatch(/^# ---- finding 001 \(save as a file and run: ffasim replay FILE --kernel /m);
+    expect(ffasim(['fuzz', '--kernel', t73!, '--out', 'x.jsonl'], dir2)).toMatchObject({ code: 2 });
+  }, 300_000);
+
+  it('fuzz --kernel --spmc hostile: an EL2 data abort driven by EL3 lies and the H18 WARN, reproducible byte for byte', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ffasim-khostile-'));
+    const args = (out: string) => [
+      'fuzz',
+      '--kernel',
+      t73!,
+      '--spmc',
+      'hostile',
+      '--profile',
+      'ffa-1.2-hardened',
+      '--runs',
+      '4600',
+      '--json',
+      '--out',
+      out,
+    ];
+    const f = ffasim(args('a'), dir);
+    expect(f.code, f.err).toBe(1);
+    type F = { title: string; replay: string; class: string; kind: string; lies?: number };
+    const j = JSON.parse(f.out) as { findings: F[] };
+    // A retrieve response whose fragment length EL3 lied about: ffa.c reads the EMAD before it bounds the length.
+    const abort = j.findings.find((x) =>
+      /^I6: EL2 data abort: SIGSEGV, 0x[0-9a-f]+ bytes past the end of the hyp pages .* by do_ffa_mem_reclaim \(ffa\.c:\d+\)$/.test(
+        x.title,
+      ),
+    );
+    expect(abort, JSON.stringify(j.findings, null, 1)).toBeDefined();
+    expect(abort!.class).toBe('holds-when-el3-lies');
+    expect(abort!.lies).toBeGreaterThan(0);
+    // H18 (bug-history.md): the SPMC refuses to reclaim a partly sent handle and the hyp WARNs — no lie needed.
+    const h18 = j.findings.find((x) => /^WARN_ON in do_ffa_mem_frag_tx \(ffa\.c:\d+\)/.test(x.title));
+    expect(h18?.kind).toBe('warn');
+    expect(h18?.lies).toBeUndefined();
+    expect(h18?.class).toBe('holds-when-el3-lies');
+    // The replay carries the lies and reproduces the abort in this process (no crash: the call is stopped).
+    const file = readFileSync(join(dir, abort!.replay), 'utf8');
+    expect(file).toMatch(/"hostile":\{"lies":\[/);
+    const r = ffasim(['replay', abort!.replay, '--kernel', t73!], dir);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/EL2 data abort: SIGSEGV, .* by do_ffa_mem_reclaim \(ffa\.c:\d+\) \(I6\)/);
+    // The same seed and runs: the same findings, byte for byte.
+    expect(ffasim(args('b'), dir).code).toBe(1);
+    const files = (d: string) => readdirSync(join(dir, d)).filter((n) => n.startsWith('finding-'));
+    expect(files('b')).toEqual(files('a'));
+    for (const n of files('a'))
+      expect(readFileSync(join(dir, 'b', n), 'utf8').replaceAll('b/finding', 'a/finding'), n).toBe(
+        readFileSync(join(dir, 'a', n), 'utf8'),
+      );
   }, 300_000);
 
   it('check --kernel --coverage prints ffa.c line coverage and writes an lcov file', () => {

@@ -13,9 +13,19 @@
  * bytes. A slot maps one host page while it is shared with the hyp (__pkvm_host_share_hyp .. unshare_hyp).
  * Guards and free slots are inaccessible: poisoned under ASan (an access is a report naming the ffa.c line),
  * PROT_NONE otherwise (an access is a fault, as at EL2).
+ *
+ * A fault of the code — an access to an address the process has no mapping for, e.g. past the window — is the
+ * EL2 data abort it would be on hardware: while a call into the unit runs (and not inside a JS callback), the
+ * SIGSEGV/SIGBUS handler stops the call (ABORT_FAULT) and the TypeScript side reports the address and the ffa.c
+ * line of the faulting instruction. Any other fault goes to the handler installed before ours.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
 #include <node_api.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +57,7 @@ enum abort_kind {
 	ABORT_HANG = -100002,/* the JS side stopped a call that did not return (too many EL3 calls) */
 	ABORT_THROW = -100003,/* a JS exception in a callback: rethrown to the caller */
 	ABORT_OOB = -100004,/* a copy past the end of a hyp buffer (stopped before it happens) */
+	ABORT_FAULT = -100005,/* an access the MMU refused (SIGSEGV/SIGBUS in the code): EL2 data abort */
 };
 
 /*
@@ -89,6 +100,10 @@ static napi_ref g_event;       /* (kind, file, line, func, text) => void */
 static struct inst *g_cur;     /* the instance whose state the unit's globals hold */
 static jmp_buf *g_jmp;         /* set while a call into the unit runs */
 static int g_threw;
+static int g_in_js;            /* a JS callback runs: a fault there is not the unit's */
+static struct sigaction g_old_segv, g_old_bus;
+static volatile uintptr_t g_fault_addr, g_fault_pc;
+static volatile int g_fault_sig;
 unsigned long ffasim_proxy_pages;
 
 static size_t hyp_off(const struct inst *in) { return in->page; }
@@ -127,10 +142,13 @@ static int dispatch(int op)
 	napi_get_reference_value(g_env, g_dispatch, &fn);
 	napi_get_undefined(g_env, &undef);
 	napi_create_int32(g_env, op, &arg);
+	g_in_js = 1;
 	if (napi_call_function(g_env, undef, fn, 1, &arg, &res) != napi_ok) {
+		g_in_js = 0;
 		g_threw = 1;
 		abort_call(ABORT_THROW);
 	}
+	g_in_js = 0;
 	napi_get_value_int32(g_env, res, &rc);
 	return rc;
 }
@@ -146,10 +164,91 @@ static void event(const char *kind, const char *file, int line, const char *func
 	napi_create_int32(g_env, line, &argv[2]);
 	napi_create_string_utf8(g_env, func, NAPI_AUTO_LENGTH, &argv[3]);
 	napi_create_string_utf8(g_env, text, NAPI_AUTO_LENGTH, &argv[4]);
+	g_in_js = 1;
 	if (napi_call_function(g_env, undef, fn, 5, argv, &res) != napi_ok) {
+		g_in_js = 0;
 		g_threw = 1;
 		abort_call(ABORT_THROW);
 	}
+	g_in_js = 0;
+}
+
+static uintptr_t pc_of(void *uc)
+{
+	ucontext_t *u = uc;
+
+#if defined(__x86_64__)
+	return (uintptr_t)u->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+	return (uintptr_t)u->uc_mcontext.pc;
+#else
+	(void)u;
+	return 0;
+#endif
+}
+
+/* SIGSEGV/SIGBUS: the unit's fault stops its call; anything else goes to the handler before ours. */
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction *old = sig == SIGBUS ? &g_old_bus : &g_old_segv;
+
+	if (g_jmp != NULL && g_cur != NULL && !g_in_js) {
+		g_fault_sig = sig;
+		g_fault_addr = (uintptr_t)si->si_addr;
+		g_fault_pc = pc_of(uc);
+		longjmp(*g_jmp, ABORT_FAULT);
+	}
+	if (old->sa_flags & SA_SIGINFO) {
+		old->sa_sigaction(sig, si, uc);
+		return;
+	}
+	if (old->sa_handler == SIG_IGN)
+		return;
+	if (old->sa_handler == SIG_DFL) {
+		/* The faulting instruction runs again and the default action ends the process. */
+		signal(sig, SIG_DFL);
+		return;
+	}
+	old->sa_handler(sig);
+}
+
+static void install_fault_handler(void)
+{
+	static int done;
+	struct sigaction sa;
+
+	if (done)
+		return;
+	done = 1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fault;
+	/* NODEFER: the handler leaves by longjmp, so the signal must not stay blocked. */
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &g_old_segv);
+	sigaction(SIGBUS, &sa, &g_old_bus);
+}
+
+/*
+ * After a fault: the faulting instruction as "<object>\t<offset in it>" (for addr2line on the TypeScript side)
+ * and the address, as an offset from the hyp pages when it is near the window.
+ */
+static void report_fault(struct inst *in)
+{
+	Dl_info di;
+	char text[512];
+	const char *obj = "?";
+	unsigned long long pcoff = 0;
+	long long rel = (long long)(g_fault_addr - (uintptr_t)(in->window + hyp_off(in)));
+
+	memset(&di, 0, sizeof(di));
+	if (dladdr((void *)g_fault_pc, &di) != 0 && di.dli_fname != NULL) {
+		obj = di.dli_fname;
+		pcoff = (unsigned long long)(g_fault_pc - (uintptr_t)di.dli_fbase);
+	}
+	snprintf(text, sizeof(text), "%s\t0x%llx\t%d\t0x%llx\t%lld\t%zu", obj, pcoff, (int)g_fault_sig,
+		 (unsigned long long)g_fault_addr, rel, in->hyp_pages * in->page);
+	event("fault", obj, 0, di.dli_sname != NULL ? di.dli_sname : "?", text);
 }
 
 /* ---- the world, as ffa_unit.c sees it (ffasim/iface.h) ---- */
@@ -428,6 +527,10 @@ static int guarded(struct inst *in, int (*fn)(struct inst *, unsigned int), unsi
 	} else {
 		g_jmp = saved;
 	}
+	if (rc == ABORT_FAULT) {
+		g_in_js = 0;
+		report_fault(in);
+	}
 	if (rc < 0) {
 		/* The call did not finish: release what it held so the world can go on (the hyp would be wedged). */
 		for (i = 0; i < in->nlocks; i++)
@@ -662,6 +765,7 @@ static napi_value init_module(napi_env env, napi_value exports)
 	};
 
 	g_env = env;
+	install_fault_handler();
 	napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 	return exports;
 }
