@@ -72,7 +72,7 @@ export async function runCheckCommand(o: CheckOpts): Promise<number> {
     for (const r of runCheck(profileFrom({ ...o, profile: name }), filter, hyp === undefined ? {} : { hyp }))
       results.push(r);
   // Text: the summary follows the verdicts on stdout; machine formats keep stdout to themselves.
-  const covered = coverage?.();
+  const covered = coverage?.finish();
   if (results.length === 0)
     throw new UsageError(
       `${o.rule === undefined ? 'no rule applies' : `--rule ${o.rule}: the rules it selects do not apply`} to ${names.length === 1 ? `profile ${names[0]} (try --profile all)` : 'any profile'}`,

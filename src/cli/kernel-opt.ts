@@ -5,6 +5,7 @@
  * hand back the world option that puts the real code where the model proxy is. docs/kernel-mode.md.
  */
 import type { BuildOptions, KernelBuild, Sanitizer, StackInit } from '../kernel/build.ts';
+import type { KernelHypOptions } from '../kernel/hyp.ts';
 import type { WorldOptions } from '../world/world.ts';
 import { UsageError } from './errors.ts';
 
@@ -87,6 +88,7 @@ export async function kernelMode(
   o: KernelCliOpts,
   pageSize: number,
   defaults: { sanitize?: readonly Sanitizer[] } = {},
+  hypOptions: KernelHypOptions = {},
 ): Promise<KernelMode | number | undefined> {
   if (o.kernel === undefined) {
     await kernelBuildOptions(o, defaults); // stray kernel options are usage errors
@@ -97,20 +99,26 @@ export async function kernelMode(
   const { kernelHypForTree } = await import('../kernel/hyp.ts');
   const child = reexecForBuild(build);
   if (child !== undefined) return child;
-  return { hyp: kernelHypForTree(tree, options), build };
+  return { hyp: kernelHypForTree(tree, options, hypOptions), build };
 }
 
 /**
  * `--coverage`: starts a measurement of `k`'s build in this process; the returned function ends it, writes the
  * lcov file and gives the summary to print.
  */
-export async function startCoverage(k: KernelMode, lcovPath = 'ffa-coverage.lcov'): Promise<() => string> {
+export async function startCoverage(
+  k: KernelMode,
+  lcovPath = 'ffa-coverage.lcov',
+): Promise<{ finish: () => string; lines: () => number[] }> {
   const { beginCoverage, coverageText, toLcov } = await import('../kernel/coverage.ts');
   const { writeFileSync } = await import('node:fs');
   const session = beginCoverage(k.build);
-  return () => {
-    const c = session.finish();
-    writeFileSync(lcovPath, toLcov(c));
-    return coverageText(c, lcovPath);
+  return {
+    lines: () => session.lines(),
+    finish: () => {
+      const c = session.finish();
+      writeFileSync(lcovPath, toLcov(c));
+      return coverageText(c, lcovPath);
+    },
   };
 }

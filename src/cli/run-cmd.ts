@@ -26,7 +26,7 @@ import {
   warn,
   writeOutput,
 } from './common.ts';
-import { type HypFactory, type KernelCliOpts, kernelHypOption } from './kernel-opt.ts';
+import { type HypFactory, type KernelCliOpts, kernelMode, startCoverage } from './kernel-opt.ts';
 import { unknownName } from './suggest.ts';
 
 /** Kernel mode (KernelCliOpts): the hyp is a tree's real ffa.c (docs/kernel-mode.md). */
@@ -222,8 +222,18 @@ export async function runRunCommand(names: string[], o: RunOpts): Promise<number
     return 0;
   }
   if (o.json) throw new UsageError('--json goes with --profile all or a,b,c; for a trace use --format jsonl');
-  const kernel = await kernelHypOption(o, config?.pageSize ?? 4096);
-  if (typeof kernel === 'number') return kernel;
+  // --coverage: each host call's ffa.c lines go on its decision event (--explain shows them), the totals to stderr.
+  let callLines: (() => number[]) | undefined;
+  const k = await kernelMode(
+    o,
+    config?.pageSize ?? 4096,
+    {},
+    o.coverage === true ? { callLines: () => callLines?.() ?? [] } : {},
+  );
+  if (typeof k === 'number') return k;
+  const kernel = k?.hyp;
+  const coverage = k !== undefined && o.coverage === true ? await startCoverage(k) : undefined;
+  callLines = coverage?.lines;
   if (o.format === 'replay' && names.length > 1)
     throw new UsageError('--format replay records one scenario at a time (a replay file has one header)');
   let out = '';
@@ -238,6 +248,8 @@ export async function runRunCommand(names: string[], o: RunOpts): Promise<number
     out += recorder === undefined ? render(r, o) : recorded(r, recorder);
   }
   writeOutput(out, o.out);
+  // After the trace, on stderr: stdout may be a JSONL or Perfetto trace.
+  if (coverage !== undefined) process.stderr.write(coverage.finish());
   return failed ? 1 : 0;
 }
 

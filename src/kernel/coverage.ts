@@ -35,6 +35,12 @@ export interface FfaCoverage {
 
 /** A running measurement; {@link CoverageSession.finish} ends it. */
 export interface CoverageSession {
+  /**
+   * The ffa.c lines run since the last call of this (or since the start): the counters are read and zeroed, and
+   * what they held goes into the measurement's total. One gcov run per call: for a scenario's host calls, not a
+   * fuzz campaign's.
+   */
+  lines(): number[];
   finish(): FfaCoverage;
 }
 
@@ -50,14 +56,28 @@ export function beginCoverage(build: KernelBuild): CoverageSession {
   process.env.GCOV_PREFIX = out;
   process.env.GCOV_PREFIX_STRIP = String(build.objDir.split('/').filter((p) => p !== '').length);
   if (!gcov(build, 'reset')) throw new CoverageError(`${build.label}: the addon has no gcov counters`);
+  copyFileSync(join(build.dir, 'ffa_unit.gcno'), join(out, 'ffa_unit.gcno'));
+  let total: FfaCoverage | undefined;
+  /** Counters since the last snapshot; then zeroed (libgcov merges into an existing .gcda: it is removed). */
+  const snapshot = (): FfaCoverage => {
+    gcov(build, 'dump');
+    const gcda = join(out, 'ffa_unit.gcda');
+    if (!existsSync(gcda)) throw new CoverageError(`libgcov wrote no ${gcda}`);
+    const c = readGcov(build, out);
+    rmSync(gcda, { force: true });
+    gcov(build, 'reset');
+    total = total === undefined ? c : mergeCoverage(total, c);
+    return c;
+  };
   return {
+    lines: () =>
+      snapshot()
+        .counts.filter((l) => l.count > 0)
+        .map((l) => l.line),
     finish: () => {
       try {
-        gcov(build, 'dump');
-        const gcda = join(out, 'ffa_unit.gcda');
-        if (!existsSync(gcda)) throw new CoverageError(`libgcov wrote no ${gcda}`);
-        copyFileSync(join(build.dir, 'ffa_unit.gcno'), join(out, 'ffa_unit.gcno'));
-        return readGcov(build, out);
+        snapshot();
+        return total!;
       } finally {
         rmSync(out, { recursive: true, force: true });
       }

@@ -15,6 +15,7 @@ import type { PhysMem } from '../mem/phys.ts';
 import type { Stage2 } from '../mem/stage2.ts';
 import { RegisterFile } from '../smccc/regs.ts';
 import type { TraceSink } from '../trace/events.ts';
+import { lineRanges } from '../trace/text.ts';
 import type { HypContext, HypImpl } from '../world/world.ts';
 import { type BuildOptions, buildKernel, canLoadHere, type KernelBuild } from './build.ts';
 
@@ -105,6 +106,11 @@ export function gcov(build: KernelBuild, op: 'dump' | 'reset'): boolean {
 export interface KernelHypOptions {
   /** EL3 calls after which a host call counts as not returning (default {@link EL3_CALLS_BOUND}). */
   el3Bound?: number;
+  /**
+   * The ffa.c lines run since it was last called (a coverage session's `lines`, `--coverage`): called after each
+   * host call, the result goes on that call's decision event (`lines`), which `--explain` shows.
+   */
+  callLines?: () => number[];
 }
 
 /** A world option: `createWorld({ hyp: kernelHyp(build) })` runs the build's ffa.c as the world's hyp. */
@@ -160,6 +166,7 @@ export class KernelHyp implements HypImpl {
   private readonly rangeValidation: boolean;
   private readonly el3Bound: number;
   private el3ThisCall = 0;
+  private readonly callLines: (() => number[]) | undefined;
   private fid = 0;
   /** A BUG the code hit during the current call. */
   private bug: string | undefined;
@@ -174,6 +181,7 @@ export class KernelHyp implements HypImpl {
     this.trace = ctx.trace;
     this.pageSize = ctx.stage2.pageSize;
     this.el3Bound = o.el3Bound ?? EL3_CALLS_BOUND;
+    this.callLines = o.callLines;
     if (this.pageSize !== build.pageSize) {
       throw new Error(
         `${build.label} was built for ${build.pageSize}-byte pages; this world has ${this.pageSize} (build with the world's page size)`,
@@ -215,10 +223,12 @@ export class KernelHyp implements HypImpl {
     } else {
       this.init = { kind: 'ok', spmcVersion: this.hypVersion, hypVersion: this.hypVersion };
     }
+    // With --coverage, init's lines are its own, not the first host call's.
+    const lines = this.callLines?.();
     this.trace?.emit({
       kind: 'note',
       who: 'hyp',
-      text: `init (${this.name}): hyp_ffa_init returned ${rc}; hyp_ffa_version 0x${this.hypVersion.toString(16)}`,
+      text: `init (${this.name}): hyp_ffa_init returned ${rc}; hyp_ffa_version 0x${this.hypVersion.toString(16)}${lines === undefined ? '' : `; ran ffa.c lines ${lineRanges(lines)}`}`,
     });
     return this.init;
   }
@@ -231,6 +241,18 @@ export class KernelHyp implements HypImpl {
     this.fid = w[0]!;
     this.el3ThisCall = 0;
     const rc = this.enter(() => this.l.addon.hostSmc(this.handle));
+    const lines = this.callLines?.();
+    const ran = lines === undefined ? {} : { lines };
+    if (rc < 0 && lines !== undefined)
+      this.trace?.emit({
+        kind: 'decision',
+        action: 'abort',
+        rule: 'kvm_host_ffa_handler',
+        change: 'base',
+        source: this.name,
+        text: 'the call did not return normally (stopped by the harness: see the warning)',
+        lines,
+      });
     if (rc === ABORT_FAULT) {
       // The code touched an address with no mapping (bridge.c on_fault): an EL2 data abort, a hyp panic on
       // hardware. Reported as I6 (event 'fault'); the world goes on with ABORTED for the host.
@@ -265,6 +287,7 @@ export class KernelHyp implements HypImpl {
         change: 'base',
         source: this.name,
         text: 'handled at EL2 by the real code (kvm_host_ffa_handler returned true)',
+        ...ran,
       });
     } else {
       this.forwarded++;
@@ -275,6 +298,7 @@ export class KernelHyp implements HypImpl {
         change: 'base',
         source: this.name,
         text: 'kvm_host_ffa_handler returned false: forwarded unchanged by the host SMC passthrough',
+        ...ran,
       });
     }
   }

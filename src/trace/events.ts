@@ -42,6 +42,8 @@ export type TraceEventBody =
       source: string;
       /** One line for humans. */
       text: string;
+      /** Kernel mode with `--coverage`: the ffa.c lines this host call ran (in order, each once). */
+      lines?: number[];
     }
   | {
       kind: 'buffer';

@@ -99,8 +99,11 @@ export function toText(events: readonly TraceEvent[], o: TextOptions = {}): stri
         // Secure-world rules carry their actor in the id (`spmc/…`); name it only when they do not.
         const who = e.actor === undefined || e.rule.startsWith(`${e.actor}/`) ? '' : `${e.actor}: `;
         lines.push(
-          `${pad}${c(e.actor === undefined ? 'yellow' : 'blue', `▸ ${who}${e.action} ${e.rule}`)} ${e.text}${o.explain ? c('dim', ` [${e.change}] ${e.source}`) : ''}`,
+          `${pad}${c(e.actor === undefined ? 'yellow' : 'blue', `▸ ${who}${e.action} ${e.rule}`)} ${e.text}${o.explain && e.lines === undefined ? c('dim', ` [${e.change}] ${e.source}`) : ''}`,
         );
+        // Kernel mode with --coverage: the ffa.c lines that decided, in place of a model rule's source.
+        if (o.explain && e.lines !== undefined)
+          lines.push(`${pad}  ${c('dim', `${e.source} ran ffa.c lines ${lineRanges(e.lines)}`)}`);
         break;
       }
       case 'pages':
@@ -135,4 +138,17 @@ export function toText(events: readonly TraceEvent[], o: TextOptions = {}): stri
     }
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** `870–874, 901, 905` from line numbers (sorted, each once; runs of consecutive numbers joined). */
+export function lineRanges(lines: readonly number[]): string {
+  const xs = [...new Set(lines)].sort((a, b) => a - b);
+  const out: string[] = [];
+  for (let i = 0; i < xs.length; ) {
+    let j = i;
+    while (j + 1 < xs.length && xs[j + 1] === xs[j]! + 1) j++;
+    out.push(j === i ? `${xs[i]}` : `${xs[i]}–${xs[j]}`);
+    i = j + 1;
+  }
+  return out.length === 0 ? '(none)' : out.join(', ');
 }

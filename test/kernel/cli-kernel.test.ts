@@ -167,6 +167,44 @@ describe.skipIf(t73 === undefined)('kernel mode CLI on Debian 7.3', () => {
     expect(lcov.trim().endsWith('end_of_record')).toBe(true);
   }, 300_000);
 
+  it('run --kernel --coverage: each host call carries the ffa.c lines it ran, --explain shows them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ffasim-klines-'));
+    const src = readFileSync(join(t73!, 'arch/arm64/kvm/hyp/nvhe/ffa.c'), 'utf8').split('\n');
+    /** The lines of a function's body in the tree's own ffa.c (its definition to the closing brace). */
+    const body = (fn: string): [number, number] => {
+      const from = src.findIndex((l) => new RegExp(`^static \\w+ ${fn}\\(`).test(l));
+      const to = src.findIndex((l, i) => i > from && l === '}');
+      return [from + 1, to + 1];
+    };
+    const j = ffasim(['run', 'boot', '--kernel', t73!, '--coverage', '--format', 'jsonl'], dir);
+    expect(j.code, j.err).toBe(0);
+    const ev = j.out
+      .trimEnd()
+      .split('\n')
+      .slice(1)
+      .map((l) => JSON.parse(l) as { kind: string; call: number; name?: string; lines?: number[] });
+    const linesOf = (name: string): number[] => {
+      const call = ev.find((e) => e.kind === 'hop' && e.name === name)!.call;
+      return ev.find((e) => e.kind === 'decision' && e.call === call && e.lines !== undefined)!.lines!;
+    };
+    const [m0, m1] = body('do_ffa_rxtx_map');
+    expect(linesOf('FFA_RXTX_MAP_64').some((l) => l > m0 && l < m1)).toBe(true);
+    const [p0, p1] = body('do_ffa_part_get');
+    expect(linesOf('FFA_PARTITION_INFO_GET').some((l) => l > p0 && l < p1)).toBe(true);
+    // A forwarded call runs no line of the RXTX_MAP handler.
+    expect(linesOf('FFA_FEATURES').some((l) => l > m0 && l < m1)).toBe(false);
+    expect(j.err).toMatch(
+      /coverage of arch\/arm64\/kvm\/hyp\/nvhe\/ffa\.c \(ffa\.c 7\.3\.\d+\): lines \d+\/\d+/,
+    );
+    const t = ffasim(['run', 'boot', '--kernel', t73!, '--coverage', '--explain'], dir);
+    expect(t.out).toMatch(
+      /init \(ffa\.c 7\.3\.\d+\): hyp_ffa_init returned 0; hyp_ffa_version 0x10002; ran ffa\.c lines \d+/,
+    );
+    expect(t.out).toMatch(
+      /▸ handle kvm_host_ffa_handler .*\n\s+ffa\.c 7\.3\.\d+ ran ffa\.c lines \d+(–\d+)?(, \d+(–\d+)?)*\n/,
+    );
+  }, 300_000);
+
   it('--sanitize and --coverage without --kernel are usage errors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ffasim-kopt-'));
     expect(ffasim(['check', '--coverage'], dir)).toMatchObject({ code: 2 });
