@@ -21,7 +21,14 @@ import { ffaErrorLabel } from '../ffa/errors.ts';
 import { FFA, ffaName } from '../ffa/ids.ts';
 import { CHANGES, createProfile, PROFILES, type Profile } from '../hyp/profiles.ts';
 import type { RegisterFile } from '../smccc/regs.ts';
-import { describeLie, type HostileLie, hashWords, type Prng, seededPrng } from '../spmc/hostile.ts';
+import {
+  describeLie,
+  type HostileConfig,
+  type HostileLie,
+  hashWords,
+  type Prng,
+  seededPrng,
+} from '../spmc/hostile.ts';
 import { TraceBus, type TraceEventBody } from '../trace/events.ts';
 import type { WorldConfig } from '../world/config.ts';
 import { BootedWorld } from '../world/world.ts';
@@ -176,6 +183,16 @@ export function arbCampaignAction(): fc.Arbitrary<Action> {
 const ACTION_ARB = arbCampaignAction();
 
 /** A sequence fresh from the generator, drawn from `seed` alone (kernel-mode campaigns draw theirs with it too). */
+/** How EL3 lies in a sequence's run: its exact lies, else a plan drawn from its seed, else not at all. */
+export function hostileFor(
+  input: Pick<SeqInput, 'lies' | 'hostile'>,
+): { config: HostileConfig; prng?: Prng } | undefined {
+  if (input.lies !== undefined) return { config: { lies: input.lies } };
+  if (input.hostile !== undefined)
+    return { config: { rate: input.hostile.rate }, prng: seededPrng(input.hostile.seed) };
+  return undefined;
+}
+
 export function freshInput(o: Pick<CampaignOptions, 'hostile' | 'maxLength'>, seed: number): SeqInput {
   const r = seededPrng(seed);
   const bias = r.next() % 2 === 0 ? undefined : 2 + (r.next() % 16);
@@ -341,12 +358,7 @@ export class CampaignContext {
     bus.reset();
     const hits: Hit[] = [];
     const seen = new Set<string>();
-    const hostile =
-      input.lies !== undefined
-        ? { config: { lies: input.lies } }
-        : input.hostile !== undefined
-          ? { config: { rate: input.hostile.rate }, prng: seededPrng(input.hostile.seed) }
-          : undefined;
+    const hostile = hostileFor(input);
     let liar: { applied: HostileLie[] } | undefined;
     let lines: ReplayLine[] = [];
     const r = runSequence(input.actions, this.o.profile, this.o.config, this.o.ignore, record, {

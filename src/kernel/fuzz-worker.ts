@@ -12,10 +12,11 @@
  */
 import { writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { hostileFor } from '../check/campaign.ts';
 import { runCheck } from '../check/conformance.ts';
 import { type FuzzRun, runSequence } from '../check/fuzz.ts';
 import { createProfile, type Profile } from '../hyp/profiles.ts';
-import { type HostileLie, type HostileSpmc, seededPrng } from '../spmc/hostile.ts';
+import type { HostileLie, HostileSpmc } from '../spmc/hostile.ts';
 import { parseWorldConfig } from '../world/config.ts';
 import { type KernelInput, type SeqOutcome, sequenceAt, type WorkerSetup } from './campaign.ts';
 import { beginCoverage, type CoverageSession } from './coverage.ts';
@@ -37,12 +38,7 @@ function runInput(
   record: boolean,
   onRun?: (run: FuzzRun) => void,
 ): SeqOutcome & { smcs: number; lies: HostileLie[] } {
-  const hostile =
-    input.lies !== undefined
-      ? { config: { lies: input.lies } }
-      : input.hostile !== undefined
-        ? { config: { rate: input.hostile.rate }, prng: seededPrng(input.hostile.seed) }
-        : undefined;
+  const hostile = hostileFor(input);
   const r = runSequence(input.actions, profile, s.config, s.ignore, record, {
     hyp,
     ...(hostile === undefined ? {} : { hostile }),

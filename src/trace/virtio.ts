@@ -4,6 +4,8 @@
  * carries virtio-msg when its UUID is the binding's device role (or the RFC-era UUID); its RESP2 is decoded
  * because it answers that call. Never throws: a malformed message shows its located error.
  */
+
+import type { Annotation } from '../ffa/desc/mem.ts';
 import { FFA } from '../ffa/ids.ts';
 import type { DecodeError } from '../ffa/result.ts';
 import { uuidFormat, uuidFromX2 } from '../ffa/uuid.ts';
@@ -14,12 +16,14 @@ import {
   isBusyPayload,
   msgSpec,
   payloadBytes,
+  readVmsgField,
   splitBusAddress,
   VIRTIO_MSG_FFA_DEVICE_UUID,
   VIRTIO_MSG_FFA_MAX_SIZE,
   VIRTIO_MSG_FFA_RFC_UUID,
   VIRTIO_MSG_HEADER_SIZE,
   type VirtioMsg,
+  VMSG_FIELD_SIZE,
   VMSG_ID_EVENT,
   VMSG_TYPE_BUS,
   VMSG_TYPE_RESPONSE,
@@ -133,20 +137,11 @@ const HEX_FIELDS = new Set([
   'address',
 ]);
 
-const FIELD_SIZE = { u8: 1, u16: 2, u32: 4, u64: 8 } as const;
-
-/** One annotated field of a virtio-msg payload (the shape of the descriptor annotations, ../ffa/desc/mem.ts). */
-export interface VirtioFieldAnnotation {
-  offset: number;
-  size: number;
-  /** `header.msg_id`, `SET_VQUEUE.desc_addr`, `EVENT_POLL.event.header.token`, … */
-  path: string;
-  value: string;
-  note?: string;
-  /** `header` for the common header, `emad` for the fixed body fields, `constituent` for the tail. */
-  group: 'header' | 'emad' | 'composite' | 'constituent' | 'other';
-  mbzViolation?: boolean;
-}
+/**
+ * One annotated field of a virtio-msg payload: a descriptor annotation (`path` like `SET_VQUEUE.desc_addr`;
+ * group `header` for the common header, `emad` for the fixed body fields, `constituent` for the tail).
+ */
+export type VirtioFieldAnnotation = Annotation;
 
 /** A virtio-msg payload (REQ2/RESP2 x4–x17) with every field located. */
 export interface VirtioAnnotated {
@@ -264,16 +259,9 @@ function layoutFields(
   let off = base + VIRTIO_MSG_HEADER_SIZE;
   const values: Record<string, number | bigint> = {};
   for (const fs of body.fields) {
-    const n = FIELD_SIZE[fs.type];
+    const n = VMSG_FIELD_SIZE[fs.type];
     if (off + n > stop) return;
-    const val =
-      fs.type === 'u8'
-        ? v.getUint8(off)
-        : fs.type === 'u16'
-          ? v.getUint16(off, true)
-          : fs.type === 'u32'
-            ? v.getUint32(off, true)
-            : v.getBigUint64(off, true);
+    const val = readVmsgField(v, off, fs.type);
     values[fs.name] = val;
     const note =
       fs.reserved === true

@@ -28,7 +28,20 @@ export const VMSG_TYPE_BUS = 0x02;
 export const VMSG_ID_EVENT = 0x40;
 
 type FieldType = 'u8' | 'u16' | 'u32' | 'u64';
-const SIZE: Record<FieldType, number> = { u8: 1, u16: 2, u32: 4, u64: 8 };
+/** Bytes of each field type. */
+export const VMSG_FIELD_SIZE: Record<FieldType, number> = { u8: 1, u16: 2, u32: 4, u64: 8 };
+const SIZE = VMSG_FIELD_SIZE;
+
+/** A little-endian field of `type` at `off` (u64 as bigint). */
+export function readVmsgField(v: DataView, off: number, type: FieldType): number | bigint {
+  return type === 'u8'
+    ? v.getUint8(off)
+    : type === 'u16'
+      ? v.getUint16(off, true)
+      : type === 'u32'
+        ? v.getUint32(off, true)
+        : v.getBigUint64(off, true);
+}
 
 /** One fixed field of a body; `reserved` fields are MBZ. */
 interface FieldSpec {
@@ -504,14 +517,7 @@ export function decodeVirtioMsg(buf: Uint8Array, o: DecodeOptions = {}): Result<
         `msg_size ≥ ${off + n}`,
         `${size}`,
       );
-    const val =
-      fs.type === 'u8'
-        ? v.getUint8(off)
-        : fs.type === 'u16'
-          ? v.getUint16(off, true)
-          : fs.type === 'u32'
-            ? v.getUint32(off, true)
-            : v.getBigUint64(off, true);
+    const val = readVmsgField(v, off, fs.type);
     if (fs.reserved === true && val !== 0 && val !== 0n)
       return fail(
         'VMSG_RESERVED',
