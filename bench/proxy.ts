@@ -5,11 +5,12 @@
  */
 import { FFA } from '../src/ffa/ids.ts';
 import { RegisterFile } from '../src/smccc/regs.ts';
-import { createWorld, type World } from '../src/world/world.ts';
+import { createWorld, type World, type WorldOptions } from '../src/world/world.ts';
 import { type BenchResult, measure } from './harness.ts';
 
-function readyWorld(): World {
-  const w = createWorld({ trace: false });
+/** A world with the driver negotiated and its RX/TX mapped, on `hyp` (default the model proxy). */
+export function readyWorld(hyp?: WorldOptions['hyp']): World {
+  const w = createWorld({ trace: false, ...(hyp === undefined ? {} : { hyp }) });
   const v = w.host.negotiate();
   const m = w.host.rxtxMap();
   if (!v.ok || !m.ok) throw new Error('bench world set-up failed');
@@ -37,25 +38,21 @@ export function floor(iter: number): number {
   return acc;
 }
 
-export function benchProxy(): BenchResult[] {
-  const out: BenchResult[] = [];
-  const f = measure('floor: register file through 4 hops and back', floor);
-  out.push(f);
-
-  const w = readyWorld();
+/** A forwarded DIRECT_REQ_64 round trip through `w` (any hyp: the model proxy or kernel mode's real code). */
+export function benchDirectReq(w: World, label: string): BenchResult {
   const req = RegisterFile.of([FFA.MSG_SEND_DIRECT_REQ64, 0x8001, 0, 1, 2, 3, 4, 5]);
-  const direct = measure('forwarded DIRECT_REQ_64 round trip (host→hyp→SPMD→SPMC→SP→back)', (iter) => {
+  return measure(label, (iter) => {
     let acc = 0;
     for (let n = 0; n < iter; n++) acc += w.smc(req).w(0);
     return acc;
   });
-  direct.ratio = direct.nsPerOp / f.nsPerOp;
-  direct.target = '≤ 250 ns';
-  out.push(direct);
+}
 
+/** MEM_SHARE then MEM_RECLAIM of one page through `w`'s host driver (a negotiated, mapped world). */
+export function benchShare1(w: World, label: string): BenchResult {
   const ps = w.config.pageSize;
   const page = w.allocHostPages(1);
-  const share1 = measure('MEM_SHARE + MEM_RECLAIM of 1 page (host driver, v1.2 descriptor)', (iter) => {
+  return measure(label, (iter) => {
     let acc = 0;
     for (let n = 0; n < iter; n++) {
       const s = w.host.memShare({
@@ -69,15 +66,27 @@ export function benchProxy(): BenchResult[] {
     }
     return acc;
   });
+}
+
+export function benchProxy(): BenchResult[] {
+  const out: BenchResult[] = [];
+  const f = measure('floor: register file through 4 hops and back', floor);
+  out.push(f);
+
+  const w = readyWorld();
+  const direct = benchDirectReq(w, 'forwarded DIRECT_REQ_64 round trip (host→hyp→SPMD→SPMC→SP→back)');
+  direct.ratio = direct.nsPerOp / f.nsPerOp;
+  direct.target = '≤ 250 ns';
+  out.push(direct);
+
+  const share1 = benchShare1(w, 'MEM_SHARE + MEM_RECLAIM of 1 page (host driver, v1.2 descriptor)');
   share1.ratio = share1.nsPerOp / f.nsPerOp;
   share1.target = '≤ 5 µs';
   out.push(share1);
 
   const gib = 1 << 30;
-  const big = createWorld({ trace: false });
-  big.host.negotiate();
-  big.host.rxtxMap();
-  const base = big.allocHostPages(gib / ps);
+  const big = readyWorld();
+  const base = big.allocHostPages(gib / big.config.pageSize);
   for (const [label, parts, target] of [
     ['1 GiB as 1 constituent', 1, '≤ 1 ms'],
     ['1 GiB as 2048 constituents (fragmented)', 2048, '≤ 10 ms'],

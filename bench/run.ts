@@ -5,14 +5,16 @@
 import { benchFuzz } from './fuzz.ts';
 import { benchGuidance } from './guidance.ts';
 import { printResults } from './harness.ts';
+import { benchKernel } from './kernel.ts';
 import { benchProxy } from './proxy.ts';
 import { benchRegfile } from './regfile.ts';
 import { benchStartup } from './startup.ts';
 import { benchVirtio } from './virtio.ts';
 
-const suites: Record<string, () => void> = {
+const suites: Record<string, () => void | Promise<void>> = {
   fuzz: benchFuzz,
   guidance: benchGuidance,
+  kernel: benchKernel,
   proxy: () =>
     printResults(
       'Proxy: ns per operation, ratio to the same-run floor (4 hops of register copies)',
@@ -28,4 +30,4 @@ const suites: Record<string, () => void> = {
 };
 
 const want = process.argv.slice(2);
-for (const [name, run] of Object.entries(suites)) if (want.length === 0 || want.includes(name)) run();
+for (const [name, run] of Object.entries(suites)) if (want.length === 0 || want.includes(name)) await run();

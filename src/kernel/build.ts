@@ -87,9 +87,16 @@ export class KernelBuildError extends Error {
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** The shim directory: beside this module in the sources, or the sources' copy from the compiled lib/. */
+/**
+ * The shim directory: beside this module in the sources, the sources' copy from the compiled lib/, or from a
+ * bundle one level below the package root (`npm run bench`'s dist/).
+ */
 export function shimDir(): string {
-  for (const d of [join(here, 'shim'), resolve(here, '../../src/kernel/shim')]) {
+  for (const d of [
+    join(here, 'shim'),
+    resolve(here, '../../src/kernel/shim'),
+    resolve(here, '../src/kernel/shim'),
+  ]) {
     if (existsSync(join(d, 'bridge.c'))) return d;
   }
   throw new KernelBuildError('NO_TREE', `ffasim's shim sources (src/kernel/shim) are missing near ${here}`);

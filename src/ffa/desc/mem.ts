@@ -360,10 +360,23 @@ export function parseMemWith(
   let sum = 0;
   for (let i = 0; i < n; i++) {
     const base = off + 16 + 16 * i;
-    const r = c.struct(CONSTITUENT, base, `constituent[${i}]`, 'constituent');
-    if (!r.ok) return r;
-    const address = big(r.value.address);
-    const pageCount = num(r.value.pg_cnt);
+    let address: bigint;
+    let pageCount: number;
+    // Unrecorded and in bounds with a clean reserved word: the two fields straight from the view (no field
+    // record, no path string). Anything else takes the recording reader, which names the failure.
+    if (
+      c.rec === undefined &&
+      base + 16 <= c.u8.length &&
+      (!c.strict || c.view.getUint32(base + 12, true) === 0)
+    ) {
+      address = c.view.getBigUint64(base, true);
+      pageCount = c.view.getUint32(base + 8, true);
+    } else {
+      const r = c.struct(CONSTITUENT, base, `constituent[${i}]`, 'constituent');
+      if (!r.ok) return r;
+      address = big(r.value.address);
+      pageCount = num(r.value.pg_cnt);
+    }
     if (address % 4096n !== 0n) {
       return fail(
         'DESC_MISALIGNED',

@@ -112,7 +112,11 @@ static size_t slot_off(const struct inst *in, int i)
 	return in->page + in->hyp_pages * in->page + in->page + (size_t)i * 2 * in->page;
 }
 
-static void protect(struct inst *in, size_t off, size_t len, int accessible)
+/*
+ * Makes [off, off + len) of the window accessible or not; nonzero when the kernel refused (ENOMEM: more
+ * mappings than vm.max_map_count, every mprotect may split one).
+ */
+static int protect(struct inst *in, size_t off, size_t len, int accessible)
 {
 #ifdef FFASIM_ASAN
 	(void)in;
@@ -120,10 +124,24 @@ static void protect(struct inst *in, size_t off, size_t len, int accessible)
 		ASAN_UNPOISON_MEMORY_REGION(in->window + off, len);
 	else
 		ASAN_POISON_MEMORY_REGION(in->window + off, len);
+	return 0;
 #else
-	mprotect(in->window + off, len, accessible ? PROT_READ | PROT_WRITE : PROT_NONE);
+	return mprotect(in->window + off, len, accessible ? PROT_READ | PROT_WRITE : PROT_NONE);
 #endif
 }
+
+/*
+ * Windows of collected instances, kept for the next create of the same size: a fuzz campaign makes a world per
+ * sequence, and a recycled window saves its mmap, munmap and first-touch page faults. What a window held is
+ * never seen again: create makes all of it inaccessible but the hyp pages, whose bytes PhysMem.attach
+ * overwrites, and a slot is overwritten the same way when a host page is shared into it.
+ */
+#define POOL_MAX 16
+static struct {
+	void *map;
+	size_t len;
+} g_pool[POOL_MAX];
+static int g_npool;
 
 static __attribute__((noreturn)) void abort_call(int kind)
 {
@@ -270,7 +288,9 @@ int ffasim_host_share_hyp(unsigned long long pfn)
 		;
 	if (i == NSLOTS)
 		ffasim_bug(__FILE__, __LINE__, __func__, "ffasim: more host pages shared with the hyp than the window has slots");
-	protect(in, slot_off(in, i), in->page, 1);
+	if (protect(in, slot_off(in, i), in->page, 1) != 0)
+		ffasim_bug(__FILE__, __LINE__, __func__,
+			   "ffasim: mprotect of a window slot failed (more mappings than vm.max_map_count?)");
 	ARG(0) = (double)pfn;
 	ARG(1) = (double)slot_off(in, i);
 	rc = dispatch(OP_SHARE_HYP);
@@ -485,7 +505,13 @@ static void window_finalize(napi_env env, void *data, void *hint)
 #ifdef FFASIM_ASAN
 	ASAN_UNPOISON_MEMORY_REGION(in->window, in->window_len);
 #endif
-	munmap(in->map, in->map_len);
+	if (g_npool < POOL_MAX) {
+		g_pool[g_npool].map = in->map;
+		g_pool[g_npool].len = in->map_len;
+		g_npool++;
+	} else {
+		munmap(in->map, in->map_len);
+	}
 	free(in->state);
 	free(in);
 }
@@ -634,7 +660,16 @@ static napi_value js_create(napi_env env, napi_callback_info info)
 	in->hyp_pages = hyp_pages;
 	in->window_len = slot_off(in, NSLOTS);
 	in->map_len = in->window_len + page;
-	in->map = mmap(NULL, in->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	in->map = MAP_FAILED;
+	for (i = g_npool - 1; i >= 0; i--) {
+		if (g_pool[i].len == in->map_len) {
+			in->map = g_pool[i].map;
+			g_pool[i] = g_pool[--g_npool];
+			break;
+		}
+	}
+	if (in->map == MAP_FAILED)
+		in->map = mmap(NULL, in->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (in->map == MAP_FAILED) {
 		free(in);
 		napi_throw_error(env, NULL, "ffasim bridge: mmap of the hyp window failed");
@@ -643,8 +678,15 @@ static napi_value js_create(napi_env env, napi_callback_info info)
 	in->window = (unsigned char *)(((uintptr_t)in->map + page - 1) & ~(uintptr_t)(page - 1));
 	in->state = calloc(1, ffasim_unit_state_size());
 	/* Everything but the hyp pages starts inaccessible. */
-	protect(in, 0, in->window_len, 0);
-	protect(in, hyp_off(in), in->hyp_pages * in->page, 1);
+	if (protect(in, 0, in->window_len, 0) != 0 || protect(in, hyp_off(in), in->hyp_pages * in->page, 1) != 0) {
+		munmap(in->map, in->map_len);
+		free(in->state);
+		free(in);
+		napi_throw_error(env, NULL,
+				 "ffasim bridge: mprotect of a new hyp window failed: more mappings than vm.max_map_count "
+				 "(worlds made in a loop that never yields to the event loop are only freed when it does)");
+		return NULL;
+	}
 	for (i = 0; i < NSLOTS; i++)
 		in->slots[i].used = 0;
 	CHECK(napi_create_external(env, in, NULL, NULL, &handle));
