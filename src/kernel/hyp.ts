@@ -452,6 +452,18 @@ export class KernelHyp implements HypImpl {
       });
       return;
     }
+    if (kind === 'nullpa') {
+      const [obj = '', pcoff = '0', va = '0x0', pa = '0x0'] = text.split('\t');
+      const at = sourceLine(obj, pcoff);
+      const by =
+        at === undefined ? func : `${at.func} (${at.file.slice(at.file.lastIndexOf('/') + 1)}:${at.line})`;
+      this.trace?.emit({
+        kind: 'note',
+        who: 'hyp',
+        text: `__hyp_pa(${va}) by ${by}: a hyp buffer that was never allocated (NULL + hyp_physvirt_offset on hardware); here PA ${pa}, which no RAM has (${this.name})`,
+      });
+      return;
+    }
     if (kind === 'warn') {
       this.counters.warns.push(`${where}: WARN_ON(${text})`);
       this.trace?.emit({ kind: 'warn', where, text: `WARN_ON(${text}) in ${this.name}` });

@@ -156,6 +156,31 @@ describe.skipIf(t73 === undefined)('kernel mode on Debian 7.3', () => {
     expect(b.hyp.hostTx).toBeUndefined();
   });
 
+  it('with an SPMC that refuses 1.2, __hyp_pa of the never-allocated hyp buffers is arithmetic, not a BUG', () => {
+    const config = defaultWorldConfig();
+    config.spmc.version = '1.1';
+    const w = createWorld({ config, hyp: kernelHyp(buildKernel(t73!)) });
+    // hyp_ffa_init gave up at FFA_VERSION (NOT_SUPPORTED), before it set hyp_buffers.
+    expect(w.init.kind).toBe('inert');
+    w.smc([FFA.VERSION, 0x10002]);
+    const out = w.smc([FFA.RXTX_MAP64, w.allocHostPages(1), w.allocHostPages(1), 1]);
+    // The SPMC gets the tagged PA no RAM has, and refuses it; the world goes on.
+    expect(out.w(0)).toBe(FFA.ERROR);
+    const notes = (w.trace?.events ?? []).filter(
+      (e) => e.kind === 'note' && /__hyp_pa\(0x0\) by ffa_map_hyp_buffers \(ffa\.c:\d+\)/.test(e.text),
+    );
+    expect(notes.length).toBe(2);
+    const sent = (w.trace?.events ?? []).find(
+      (e) =>
+        e.kind === 'hop' &&
+        e.from === 'hyp' &&
+        e.to === 'spmd' &&
+        BigInt(e.regs[0]!) === BigInt(FFA.RXTX_MAP64),
+    );
+    expect(sent?.kind === 'hop' && BigInt(sent.regs[1]!)).toBe(0xdead_0000_0000_0000n);
+    expect(w.hyp.counters.warns).toEqual([]);
+  });
+
   it('stops a reclaim that never returns (zero-length fragments) at the EL3-call bound: I6 livelock', () => {
     const config = defaultWorldConfig();
     config.spmc.quirks.fragRxLengthAdd = -0x10_0000;

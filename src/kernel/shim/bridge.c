@@ -367,6 +367,28 @@ unsigned long long ffasim_virt_to_phys(const void *virt)
 	}
 	if ((v & 0xffff000000000000ULL) == UNMAPPED_TAG)
 		return v ^ UNMAPPED_TAG;
+	if (v < in->page) {
+		/*
+		 * A hyp buffer that was never allocated (hyp_ffa_init returned before it set hyp_buffers): on
+		 * hardware __hyp_pa is arithmetic, NULL + hyp_physvirt_offset, a PA no one checks. Here it is the
+		 * tagged PA no RAM has (so __hyp_va gives NULL back), and the trace says which ffa.c line asked.
+		 */
+		Dl_info di;
+		char text[640];
+		const char *obj = "?";
+		unsigned long long pcoff = 0;
+		void *pc = __builtin_return_address(0);
+
+		memset(&di, 0, sizeof(di));
+		if (dladdr(pc, &di) != 0 && di.dli_fname != NULL) {
+			obj = di.dli_fname;
+			pcoff = (unsigned long long)((uintptr_t)pc - (uintptr_t)di.dli_fbase);
+		}
+		snprintf(text, sizeof(text), "%s\t0x%llx\t0x%llx\t0x%llx", obj, pcoff, (unsigned long long)v,
+			 UNMAPPED_TAG ^ v);
+		event("nullpa", obj, 0, di.dli_sname != NULL ? di.dli_sname : "?", text);
+		return UNMAPPED_TAG ^ v;
+	}
 	ffasim_bug(__FILE__, __LINE__, __func__, "ffasim: __hyp_pa of an address outside the hyp's map");
 }
 
