@@ -50,6 +50,15 @@ const ABORT_FAULT = -100005;
 /** More EL3 calls than this for one host call is a hyp that does not return (issue 12 item 4). */
 export const EL3_CALLS_BOUND = 10_000;
 
+/**
+ * More stage-2 calls (share/unshare, pin/unpin) than this for one host call is a hyp looping over a range count
+ * it read from garbage: no descriptor the mailboxes can hold has a hundredth as many ranges.
+ */
+export const S2_CALLS_BOUND = 100_000;
+
+/** A page-state call's answer that tells bridge.c to stop the host call (its OP_RC_HANG). */
+const OP_RC_HANG = -100002;
+
 /** `-ftrivial-auto-var-init=pattern` fills locals with 0xFE bytes: such a word in a host register is EL2 stack. */
 const PATTERN_WORD = 0xfefe_fefe;
 
@@ -106,6 +115,8 @@ export function gcov(build: KernelBuild, op: 'dump' | 'reset'): boolean {
 export interface KernelHypOptions {
   /** EL3 calls after which a host call counts as not returning (default {@link EL3_CALLS_BOUND}). */
   el3Bound?: number;
+  /** Stage-2 calls after which a host call counts as not returning (default {@link S2_CALLS_BOUND}). */
+  s2Bound?: number;
   /**
    * The ffa.c lines run since it was last called (a coverage session's `lines`, `--coverage`): called after each
    * host call, the result goes on that call's decision event (`lines`), which `--explain` shows.
@@ -165,7 +176,9 @@ export class KernelHyp implements HypImpl {
   private readonly hypPages: number;
   private readonly rangeValidation: boolean;
   private readonly el3Bound: number;
+  private readonly s2Bound: number;
   private el3ThisCall = 0;
+  private s2ThisCall = 0;
   private readonly callLines: (() => number[]) | undefined;
   private fid = 0;
   /** A BUG the code hit during the current call. */
@@ -181,6 +194,7 @@ export class KernelHyp implements HypImpl {
     this.trace = ctx.trace;
     this.pageSize = ctx.stage2.pageSize;
     this.el3Bound = o.el3Bound ?? EL3_CALLS_BOUND;
+    this.s2Bound = o.s2Bound ?? S2_CALLS_BOUND;
     this.callLines = o.callLines;
     if (this.pageSize !== build.pageSize) {
       throw new Error(
@@ -240,6 +254,7 @@ export class KernelHyp implements HypImpl {
     for (let i = 0; i < 36; i++) u32[i] = w[i]!;
     this.fid = w[0]!;
     this.el3ThisCall = 0;
+    this.s2ThisCall = 0;
     const rc = this.enter(() => this.l.addon.hostSmc(this.handle));
     const lines = this.callLines?.();
     const ran = lines === undefined ? {} : { lines };
@@ -347,6 +362,12 @@ export class KernelHyp implements HypImpl {
   /** A call out of the C code (bridge.c `dispatch`): arguments and registers in the mailbox. */
   op(op: number): number {
     const f64 = this.l.f64;
+    if (op >= OP_SHARE_FFA && ++this.s2ThisCall > this.s2Bound) {
+      const what = `${ffaName(this.fid)} made more than ${this.s2Bound} stage-2 calls without returning to the host`;
+      this.counters.hangs.push(what);
+      this.trace?.emit({ kind: 'warn', where: this.name, text: `EL2 livelock: ${what}` });
+      return OP_RC_HANG;
+    }
     switch (op) {
       case OP_SMC:
         return this.el3();

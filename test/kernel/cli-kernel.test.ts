@@ -1,5 +1,5 @@
 /**
- * Kernel mode through the CLI on Debian 7.3's real ffa.c: fuzzing in crash-isolated workers finds the FRAG_RX
+ * Kernel mode through the CLI on Debian 7.3's and 6.12's real ffa.c: fuzzing in crash-isolated workers finds the FRAG_RX
  * fragment-length hazard with the ffa.c line, its replay file reproduces it; check prints gcov coverage and writes
  * lcov; replay and check take --kernel like run. Sanitizer report parsing is tested on its own.
  */
@@ -13,6 +13,7 @@ import { debianTree } from './trees.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const t73 = await debianTree('7.3');
+const t612 = await debianTree('6.12');
 
 function ffasim(args: string[], cwd: string): { code: number; out: string; err: string } {
   const r = spawnSync(
@@ -210,4 +211,55 @@ describe.skipIf(t73 === undefined)('kernel mode CLI on Debian 7.3', () => {
     expect(ffasim(['check', '--coverage'], dir)).toMatchObject({ code: 2 });
     expect(ffasim(['check', '--sanitize', 'address'], dir).err).toMatch(/--sanitize goes with --kernel/);
   });
+});
+
+describe.skipIf(t612 === undefined)('kernel mode CLI on Debian 6.12', () => {
+  it('fuzz --kernel: a host-chosen EMAD offset makes the real 6.12 code read far past its mailbox (I6), replay reproduces it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ffasim-kfuzz612-'));
+    // I3 is H16's known FFA_VERSION leak on 6.12: it would end nearly every sequence at its first call.
+    const f = ffasim(
+      [
+        'fuzz',
+        '--kernel',
+        t612!,
+        '--profile',
+        'linux-6.12',
+        '--ignore',
+        'I3',
+        '--runs',
+        '60',
+        '--json',
+        '--out',
+        'camp',
+      ],
+      dir,
+    );
+    expect(f.code, f.err).toBe(1);
+    const j = JSON.parse(f.out) as { findings: { title: string; replay: string; class: string }[] };
+    const hit = j.findings.find((x) =>
+      /^I6: EL2 data abort: SIGSEGV, 0x[0-9a-f]+ bytes past the end of the hyp pages .* by __do_ffa_mem_xfer \(ffa\.c:\d+\)$/.test(
+        x.title,
+      ),
+    );
+    expect(hit, JSON.stringify(j.findings)).toBeDefined();
+    // The host alone does it: no lie was told (an honest SPMC), so it must hold whatever EL3 does.
+    expect(hit!.class).toBe('holds-when-el3-lies');
+    const md = readFileSync(join(dir, hit!.replay.replace(/\.jsonl$/, '.md')), 'utf8');
+    expect(md).toMatch(/The secure world told no lie\./);
+    expect(md).toMatch(/^\d+\. smc FFA_MEM_(SHARE|LEND)/m);
+    const r = ffasim(['replay', hit!.replay, '--kernel', t612!], dir);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/EL2 data abort: SIGSEGV, .* by __do_ffa_mem_xfer \(ffa\.c:\d+\) \(I6\)/);
+  }, 300_000);
+
+  it('check --kernel --coverage on the FF-A 1.1 proxy prints its coverage and writes lcov', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ffasim-kcov612-'));
+    const c = ffasim(['check', '--kernel', t612!, '--profile', 'linux-6.12', '--coverage'], dir);
+    const m =
+      /coverage of arch\/arm64\/kvm\/hyp\/nvhe\/ffa\.c \(ffa\.c 6\.12\.\d+\): lines (\d+)\/(\d+)/.exec(c.out);
+    expect(m, c.out + c.err).not.toBeNull();
+    expect(Number(m![1]) / Number(m![2])).toBeGreaterThan(0.5);
+    const lcov = readFileSync(join(dir, 'ffa-coverage.lcov'), 'utf8');
+    expect(lcov).toMatch(new RegExp(`^LH:${m![1]}$`, 'm'));
+  }, 300_000);
 });

@@ -218,6 +218,30 @@ describe.skipIf(t73 === undefined)('kernel mode on Debian 7.3', () => {
     );
   });
 
+  it('stops a host call at the stage-2-call bound (a range loop over a count read from garbage): I6 livelock', () => {
+    const w = createWorld({ hyp: kernelHyp(buildKernel(t73!), { s2Bound: 3 }) });
+    expect(w.host.negotiate().ok && w.host.rxtxMap().ok).toBe(true);
+    const base = w.allocHostPages(8);
+    const constituents = Array.from({ length: 4 }, (_, i) => ({
+      address: base + i * 2 * 4096,
+      pageCount: 1,
+    }));
+    const s = w.host.memShare({ receivers: [{ id: 0x8001, perm: 'RW' }], constituents });
+    expect(s.ok || s.error).toBe('ABORTED');
+    expect(w.hyp.counters.hangs).toEqual([
+      'FFA_MEM_SHARE_64 made more than 3 stage-2 calls without returning to the host',
+    ]);
+    // The CPU spins on hardware: the three pages shared before it stay so, the fourth was never touched.
+    expect(w.stage2.hostState(base)).toBe('SHARED_OWNED');
+    expect(w.stage2.hostState(base + 6 * 4096)).toBe('OWNED');
+    // The world goes on: a share within the bound still works.
+    const one = w.host.memShare({
+      receivers: [{ id: 0x8001, perm: 'RW' }],
+      constituents: [{ address: base + 7 * 4096, pageCount: 1 }],
+    });
+    expect(one.ok).toBe(true);
+  });
+
   it('the FRAG_RX fragment-length overflow in do_ffa_mem_reclaim is an EL2 out-of-bounds read (I6), under ASan too', () => {
     const b = buildKernel(t73!, { sanitize: ['address', 'undefined'] });
     const r = spawnSync(

@@ -51,6 +51,9 @@ enum op {
 	OP_UNPIN = 7,
 };
 
+/* A page-state call's answer from the JS side meaning "stop this host call": it never returns (hyp.ts). */
+#define OP_RC_HANG (-100002)
+
 /* Why a host call did not return normally (ffasim_unit_host_smc's result otherwise: 0 forwarded, 1 handled). */
 enum abort_kind {
 	ABORT_BUG = -100001,/* BUG_ON / a harness-detected EL2 bug (lock discipline, unmapped address) */
@@ -136,12 +139,23 @@ static int protect(struct inst *in, size_t off, size_t len, int accessible)
  * never seen again: create makes all of it inaccessible but the hyp pages, whose bytes PhysMem.attach
  * overwrites, and a slot is overwritten the same way when a host page is shared into it.
  */
-#define POOL_MAX 16
+#define POOL_MAX 512
+#define POOL_BYTES (32UL << 20) /* of windows kept, their touched pages stay resident */
+
+/*
+ * Address space reserved (PROT_NONE, no memory) around each window. Offsets the code takes from descriptors are
+ * 32-bit (ep_mem_offset, composite_off, a constituent index × 16), so a read the host or the SPMC steers past
+ * the hyp pages lands within 9 GiB after them: always in the guard, a fault whatever else the process has
+ * mapped — the same finding on every run, not one that depends on where the heap happens to be.
+ */
+#define GUARD_BEFORE (64ULL << 10)
+#define GUARD_AFTER (9ULL << 30)
 static struct {
 	void *map;
 	size_t len;
 } g_pool[POOL_MAX];
 static int g_npool;
+static size_t g_pool_bytes;
 
 static __attribute__((noreturn)) void abort_call(int kind)
 {
@@ -323,9 +337,15 @@ int ffasim_host_unshare_hyp(unsigned long long pfn)
 
 static int op2(int op, unsigned long long a, unsigned long long b)
 {
+	int rc;
+
 	ARG(0) = (double)a;
 	ARG(1) = (double)b;
-	return dispatch(op);
+	rc = dispatch(op);
+	/* More page-state calls for one host call than any descriptor can hold ranges: a hyp that does not return. */
+	if (rc == OP_RC_HANG)
+		abort_call(ABORT_HANG);
+	return rc;
 }
 
 int ffasim_host_share_ffa(unsigned long long pfn, unsigned long long n) { return op2(OP_SHARE_FFA, pfn, n); }
@@ -527,10 +547,11 @@ static void window_finalize(napi_env env, void *data, void *hint)
 #ifdef FFASIM_ASAN
 	ASAN_UNPOISON_MEMORY_REGION(in->window, in->window_len);
 #endif
-	if (g_npool < POOL_MAX) {
+	if (g_npool < POOL_MAX && g_pool_bytes + in->window_len <= POOL_BYTES) {
 		g_pool[g_npool].map = in->map;
 		g_pool[g_npool].len = in->map_len;
 		g_npool++;
+		g_pool_bytes += in->window_len;
 	} else {
 		munmap(in->map, in->map_len);
 	}
@@ -681,26 +702,32 @@ static napi_value js_create(napi_env env, napi_callback_info info)
 	in->hyp_phys = (unsigned long long)hyp_phys;
 	in->hyp_pages = hyp_pages;
 	in->window_len = slot_off(in, NSLOTS);
-	in->map_len = in->window_len + page;
+	in->map_len = GUARD_BEFORE + in->window_len + page + GUARD_AFTER;
 	in->map = MAP_FAILED;
 	for (i = g_npool - 1; i >= 0; i--) {
 		if (g_pool[i].len == in->map_len) {
 			in->map = g_pool[i].map;
 			g_pool[i] = g_pool[--g_npool];
+			g_pool_bytes -= in->window_len;
 			break;
 		}
 	}
 	if (in->map == MAP_FAILED)
-		in->map = mmap(NULL, in->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		in->map = mmap(NULL, in->map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (in->map == MAP_FAILED) {
 		free(in);
 		napi_throw_error(env, NULL, "ffasim bridge: mmap of the hyp window failed");
 		return NULL;
 	}
-	in->window = (unsigned char *)(((uintptr_t)in->map + page - 1) & ~(uintptr_t)(page - 1));
+	in->window = (unsigned char *)(((uintptr_t)in->map + GUARD_BEFORE + page - 1) & ~(uintptr_t)(page - 1));
 	in->state = calloc(1, ffasim_unit_state_size());
 	/* Everything but the hyp pages starts inaccessible. */
-	if (protect(in, 0, in->window_len, 0) != 0 || protect(in, hyp_off(in), in->hyp_pages * in->page, 1) != 0) {
+	if (
+#ifdef FFASIM_ASAN
+	    /* ASan builds poison instead of protecting: the whole window is mapped, the guards are not. */
+	    mprotect(in->window, in->window_len, PROT_READ | PROT_WRITE) != 0 ||
+#endif
+	    protect(in, 0, in->window_len, 0) != 0 || protect(in, hyp_off(in), in->hyp_pages * in->page, 1) != 0) {
 		munmap(in->map, in->map_len);
 		free(in->state);
 		free(in);
