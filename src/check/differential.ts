@@ -27,6 +27,7 @@ import { parseReplay, type ReplayAction, ReplayRecorder, runAction, smcLine } fr
 import { runScenario, type Scenario } from '../scenario/scenario.ts';
 import { RegisterFile } from '../smccc/regs.ts';
 import { TraceBus, type TraceEventBody } from '../trace/events.ts';
+import { lineRanges } from '../trace/text.ts';
 import { defaultWorldConfig, type WorldConfig } from '../world/config.ts';
 import { createWorld, type HypContext, type HypImpl, type WorldOptions } from '../world/world.ts';
 import { type Action, arbAction, type ReplayLine, runSequence } from './fuzz.ts';
@@ -46,6 +47,17 @@ export interface DiffSide {
   profile: Profile;
   /** The hyp; undefined = the model proxy of `profile`. */
   hyp?: HypFactory;
+  /**
+   * The same hyp, instrumented so that each decision event carries the lines of code the call ran (kernel mode:
+   * the tree's ffa.c built with gcov). Slower: only each report's final run uses it, so the report shows the
+   * ffa.c lines that decided beside the model's rule.
+   */
+  linesHyp?: HypFactory;
+}
+
+/** `s` with its instrumented hyp, for a report's final run. */
+function lined(s: DiffSide): DiffSide {
+  return s.linesHyp === undefined ? s : { ...s, hyp: s.linesHyp };
 }
 
 /** What one host SMC did on one side (call 0: the hyp's init). */
@@ -199,7 +211,14 @@ class Tape {
 
   event(e: TraceEventBody): void {
     if (e.kind === 'decision' && e.actor === undefined) {
-      this.cur.decisions.push(`${e.action} ${e.rule} [${e.change}]: ${e.text}`);
+      // Real code (kernel mode) names no rule: the ffa.c lines the call ran are what decided.
+      this.cur.decisions.push(
+        e.lines === undefined
+          ? `${e.action} ${e.rule} [${e.change}]: ${e.text}`
+          : `${e.action} (${e.rule}): ran ffa.c lines ${lineRanges(e.lines)}`,
+      );
+    } else if (e.kind === 'note' && e.who === 'hyp' && this.cur.n === 0 && /ran ffa\.c lines/.test(e.text)) {
+      this.cur.decisions.push(e.text);
     } else if (e.kind === 'leak') {
       for (const r of e.regs) this.cur.undef.push(r);
     } else if (e.kind === 'pages') {
@@ -606,7 +625,7 @@ function shrunkReport(
     return r !== undefined && signature(r) === sig;
   };
   const small = first.call === 0 ? [] : shrinkSteps(upTo, keeps);
-  const d = diffSteps(small, a, b, config, options).d ?? first;
+  const d = diffSteps(small, lined(a), lined(b), config, options).d ?? first;
   return {
     subject,
     originalCalls: steps.length,
@@ -730,7 +749,7 @@ function diffFuzz(
     counting = false;
     if (!r.failed || r.counterexample === null) break;
     const actions = r.counterexample[0];
-    const { ta, tb, replay } = fuzzTapes(actions, a, b, config, true);
+    const { ta, tb, replay } = fuzzTapes(actions, lined(a), lined(b), config, true);
     const d = compareTapes(ta, tb);
     if (d === undefined) break; // not reproducible: would be a nondeterminism bug, reported by the tests
     known.add(signature(d));
@@ -796,14 +815,16 @@ function sideBySide(
 ): string {
   const cell = (r: RegisterFile | undefined, i: number, u: readonly number[]): string =>
     r === undefined ? '—' : `${r.toHex()[i]}${u.includes(i) ? ' (uninit)' : ''}`;
-  let s = `      ${'reg'.padEnd(4)}${la.padEnd(30)}${lb}\n`;
+  // Wide enough for the left label and a register with its "(uninit)" mark.
+  const w = Math.max(30, la.length + 2);
+  let s = `      ${'reg'.padEnd(4)}${la.padEnd(w)}${lb}\n`;
   for (let i = 0; i < 18; i++) {
     const x = cell(ra, i, ua);
     const y = cell(rb, i, ub);
     const bothU = ua.includes(i) && ub.includes(i);
     const differs = !bothU && x !== y;
     if (!differs && ra !== undefined && rb !== undefined && ra.isZero(i) && rb.isZero(i) && i > 3) continue;
-    s += `    ${differs ? '*' : ' '} ${`x${i}`.padEnd(4)}${x.padEnd(30)}${y}\n`;
+    s += `    ${differs ? '*' : ' '} ${`x${i}`.padEnd(4)}${x.padEnd(w)}${y}\n`;
   }
   return s;
 }

@@ -12,6 +12,9 @@ import {
   type SubjectResult,
 } from '../check/differential.ts';
 import type { Profile } from '../hyp/profiles.ts';
+import type { buildKernel as BuildKernel, KernelBuild } from '../kernel/build.ts';
+import type { beginCoverage as BeginCoverage, CoverageSession } from '../kernel/coverage.ts';
+import type { KernelHyp as KernelHypClass } from '../kernel/hyp.ts';
 import { BUILTIN_SCENARIOS } from '../scenario/builtin/index.ts';
 import { parseReplay } from '../scenario/replay.ts';
 import type { WorldConfig } from '../world/config.ts';
@@ -26,7 +29,7 @@ import {
   warn,
   writeOutput,
 } from './common.ts';
-import { type KernelCliOpts, kernelMode } from './kernel-opt.ts';
+import { type HypFactory, type KernelCliOpts, kernelMode } from './kernel-opt.ts';
 import { resolveScenario, seedFrom } from './run-cmd.ts';
 
 export interface DiffOpts extends KernelCliOpts {
@@ -87,8 +90,22 @@ export async function runDiffCommand(names: string[], o: DiffOpts): Promise<numb
     identified = ` (identify: ${id.best})`;
   } else profile = profileFrom(o);
   const model: DiffSide = { label: `model ${profile.name}`, profile };
-  const real: DiffSide = { label: k.build.label, profile, hyp: k.hyp };
-  const results: SubjectResult[] = subjects.map((s) => diffSubject(s, model, real));
+  const { buildKernel } = await import('../kernel/build.ts');
+  const { beginCoverage } = await import('../kernel/coverage.ts');
+  const { KernelHyp } = await import('../kernel/hyp.ts');
+  const lines = linesHypFor(k.build, k.hyp, { buildKernel, beginCoverage, KernelHyp });
+  const real: DiffSide = {
+    label: k.build.label,
+    profile,
+    hyp: k.hyp,
+    linesHyp: lines.hyp,
+  };
+  let results: SubjectResult[];
+  try {
+    results = subjects.map((s) => diffSubject(s, model, real));
+  } finally {
+    lines.done();
+  }
   const divergences = results.flatMap((r) => r.divergences);
   if (o.json === true) {
     writeOutput(
@@ -128,6 +145,61 @@ export async function runDiffCommand(names: string[], o: DiffOpts): Promise<numb
     writeOutput(s, o.out);
   }
   return divergences.length > 0 ? 1 : 0;
+}
+
+/**
+ * The tree's ffa.c built with gcov, for each report's final run: its decision events carry the lines each host
+ * call ran (the "ffa.c … decided" line of a report). One measurement runs at a time (libgcov's output directory
+ * is per process), so a world of another page size ends the current one and starts its own build's. Where gcov
+ * cannot be had, that world gets the plain build and the report goes without the lines (a warning says why).
+ */
+function linesHypFor(
+  build: KernelBuild,
+  plain: HypFactory,
+  m: {
+    buildKernel: typeof BuildKernel;
+    beginCoverage: typeof BeginCoverage;
+    KernelHyp: typeof KernelHypClass;
+  },
+): { hyp: HypFactory; done: () => void } {
+  const { buildKernel, beginCoverage, KernelHyp } = m;
+  const builds = new Map<number, KernelBuild>();
+  let cur: { pageSize: number; build: KernelBuild; session: CoverageSession } | undefined;
+  let failed = false;
+  return {
+    hyp: (ctx) => {
+      const ps = ctx.stage2.pageSize;
+      if (failed) return plain(ctx);
+      try {
+        if (cur?.pageSize !== ps) {
+          cur?.session.finish();
+          cur = undefined;
+          const b =
+            builds.get(ps) ??
+            buildKernel(build.tree, {
+              sanitize: build.sanitize,
+              stackInit: build.stackInit,
+              pageSize: ps,
+              coverage: true,
+            });
+          builds.set(ps, b);
+          cur = { pageSize: ps, build: b, session: beginCoverage(b) };
+        }
+        const c = cur;
+        return new KernelHyp(ctx, c.build, { callLines: () => c.session.lines() });
+      } catch (e) {
+        failed = true;
+        warn(
+          `reports go without the ffa.c lines that decided: ${e instanceof Error ? e.message : String(e)}`,
+        );
+        return plain(ctx);
+      }
+    },
+    done: () => {
+      cur?.session.finish();
+      cur = undefined;
+    },
+  };
 }
 
 /** A command-line subject: a replay file (its actions) or a scenario (built-in or module). */

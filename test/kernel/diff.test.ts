@@ -101,6 +101,12 @@ describe('diff with a profile the tree is not', () => {
         expect(d.firstDivergence.b).toBeDefined();
       }
       expect(r.divergences.some((d) => d.shrunkCalls < d.originalCalls)).toBe(true);
+      // The report's final run is on the gcov build: what decided on the real side is the ffa.c lines it ran.
+      const text = join(dir, 'r.txt');
+      expect(await main(['diff', '--kernel', tree, '--profile', 'linux-7.3', 'boot', '-o', text])).toBe(1);
+      expect(readFileSync(text, 'utf8')).toMatch(
+        /^ {2}ffa\.c 6\.12\.\d+ decided: init \(ffa\.c 6\.12\.\d+\): hyp_ffa_init returned 0; .*; ran ffa\.c lines \d+/m,
+      );
       // Bad input: exit 2.
       expect(await main(['diff', '--kernel', tree, '--profile', 'linux-6.12', 'no-such-scenario'])).toBe(2);
       expect(await main(['diff', 'boot'])).toBe(2);
