@@ -74,6 +74,19 @@ export function toJUnit(title: string, cases: readonly ReportCase[], o: { second
   return `${s}</testsuites>\n`;
 }
 
+/**
+ * Characters a TAP line cannot carry as they are: NUL (TAP consumers stop at it), the other C0 and C1
+ * controls but tab, DEL, and the Unicode line and paragraph separators (which line splitters treat as ends).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what is matched.
+export const TAP_UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/** `\xNN` (or `\uNNNN` above 0xff): visible, and distinct from a written backslash, which is doubled. */
+export function tapEscape(ch: string): string {
+  const n = ch.charCodeAt(0);
+  return n > 0xff ? `\\u${n.toString(16).padStart(4, '0')}` : `\\x${n.toString(16).padStart(2, '0')}`;
+}
+
 /** A TAP version 14 stream: a plan, one test point per case, YAML diagnostics under failures. */
 export function toTAP(cases: readonly ReportCase[]): string {
   let s = `TAP version 14\n1..${cases.length}\n`;
@@ -82,10 +95,11 @@ export function toTAP(cases: readonly ReportCase[]): string {
     const desc = `${c.suite} ${c.name}`
       .replace(/\\/g, '\\\\')
       .replace(/#/g, '\\#')
-      .replace(/[\r\n]+/g, ' ');
+      .replace(/[\r\n]+/g, ' ')
+      .replace(TAP_UNSAFE, tapEscape);
     const skip =
       c.failure === undefined && c.skipped !== undefined
-        ? ` # SKIP ${c.skipped.replace(/[\r\n]+/g, ' ')}`
+        ? ` # SKIP ${c.skipped.replace(/[\r\n]+/g, ' ').replace(TAP_UNSAFE, tapEscape)}`
         : '';
     s += `${c.failure === undefined ? 'ok' : 'not ok'} ${i + 1} - ${desc}${skip}\n`;
     // The diagnostics carry the detail's parts where the case has them; otherwise the detail itself.

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { type FinalResults, Parser } from 'tap-parser';
 import { describe, expect, it } from 'vitest';
-import { type ReportCase, toJUnit, toTAP } from '../../src/cli/reports.ts';
+import { type ReportCase, TAP_UNSAFE, tapEscape, toJUnit, toTAP } from '../../src/cli/reports.ts';
 import { PROFILES } from '../../src/hyp/profiles.ts';
 
 function ffasim(args: string[]): { code: number; out: string; err: string } {
@@ -192,14 +192,29 @@ describe('report writers', () => {
     .array(
       fc.oneof(
         fc.string({ unit: 'binary', maxLength: 12 }),
-        fc.constantFrom('# SKIP x', '# TODO later', '#', '\\', '\r\n', '<&>"\'', '\u0000', '\t', ']]>'),
+        fc.constantFrom(
+          '# SKIP x',
+          '# TODO later',
+          '#',
+          '\\',
+          '\r\n',
+          '<&>"\'',
+          '\u0000',
+          '\t',
+          ']]>',
+          '\u2028',
+          '\u0085',
+        ),
       ),
       { maxLength: 5 },
     )
     .map((parts) => parts.join(''));
   const caseArb = fc.record({
     name: tricky,
-    suite: fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }),
+    suite: fc.oneof(
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }),
+      tricky.map((t) => `${t}x`),
+    ),
     fail: fc.option(
       fc.record({ message: fc.string({ unit: 'binary' }), detail: fc.string({ unit: 'binary' }) }),
     ),
@@ -231,12 +246,19 @@ describe('report writers', () => {
         expect(t.count).toBe(cases.length);
         expect(t.fail).toBe(failures);
         expect(t.skip).toBe(0); // a '#' in a name must not become a directive
-        // Each point's description comes back as written (newlines folded to spaces).
+        // Each point's description comes back as written (newlines folded to spaces, controls as \\xNN).
         const names = [...(t.passes ?? []), ...t.failures]
           .map((r) => r as { id?: number; name?: string })
           .sort((a, b) => (a.id ?? 0) - (b.id ?? 0))
           .map((r) => r.name);
-        expect(names).toEqual(cases.map((c) => `${c.suite} ${c.name}`.replace(/[\r\n]+/g, ' ').trim()));
+        expect(names).toEqual(
+          cases.map((c) =>
+            `${c.suite} ${c.name}`
+              .replace(/[\r\n]+/g, ' ')
+              .replace(TAP_UNSAFE, tapEscape)
+              .trim(),
+          ),
+        );
       }),
       { numRuns: 300 },
     );
