@@ -280,6 +280,7 @@ export function inputAt(
 
 /** A trace sink that keeps only coverage keys and the current call's last proxy decision (no event stored). */
 class CoverageBus extends TraceBus {
+  override readonly lean = true;
   keys = new Set<string>();
   lastHyp = '-';
   /** The hyp's last SMC to EL3 in this call: which answer EL2 was processing. */
@@ -295,23 +296,63 @@ class CoverageBus extends TraceBus {
     this.hangSite = '';
   }
 
+  /** Keys already built, by their parts: the hot path adds a known string to the set and allocates nothing. */
+  private readonly ruleKeys = new Map<string, string>();
+  private readonly pageKeys = new Map<string, Map<string, Map<string, string>>>();
+  private readonly el3Names = new Map<string, [string, string]>();
+
+  private key(prefix: 'h' | 's', rule: string): string {
+    const m = prefix === 'h' ? rule : `\u0000${rule}`;
+    let k = this.ruleKeys.get(m);
+    if (k === undefined) {
+      k = `${prefix}:${rule}`;
+      this.ruleKeys.set(m, k);
+    }
+    return k;
+  }
+
+  private pageKey(table: string, from: string, to: string): string {
+    let t = this.pageKeys.get(table);
+    if (t === undefined) {
+      t = new Map();
+      this.pageKeys.set(table, t);
+    }
+    let f = t.get(from);
+    if (f === undefined) {
+      f = new Map();
+      t.set(from, f);
+    }
+    let k = f.get(to);
+    if (k === undefined) {
+      k = `p:${table}:${from}>${to}`;
+      f.set(to, k);
+    }
+    return k;
+  }
+
   override emit(e: TraceEventBody): void {
     switch (e.kind) {
       case 'decision':
         if (e.actor === undefined) {
           this.lastHyp = e.rule;
-          this.keys.add(`h:${e.rule}`);
-        } else if (e.rule !== 'spmd/hostile/lie') this.keys.add(`s:${e.rule}`);
+          this.keys.add(this.key('h', e.rule));
+        } else if (e.rule !== 'spmd/hostile/lie') this.keys.add(this.key('s', e.rule));
         return;
       case 'pages':
-        this.keys.add(`p:${e.table}:${e.from}>${e.to}`);
+        this.keys.add(this.pageKey(e.table, e.from, e.to));
         return;
       case 'hop':
         // What the hyp asks EL3 (the reclaim's FRAG_RX loop is reached only through it).
         if (e.from === 'hyp' && e.dir === 'call') {
-          const fid = e.regs[0]?.slice(-8) ?? '0';
-          this.keys.add(`e:${fid}`);
-          this.lastEl3 = ffaName(Number.parseInt(fid, 16));
+          const x0 = e.regs[0] ?? '0';
+          let n = this.el3Names.get(x0);
+          if (n === undefined) {
+            const fid = x0.slice(-8);
+            n = [`e:${fid}`, ffaName(Number.parseInt(fid, 16))];
+            this.el3Names.set(x0, n);
+          }
+          this.keys.add(n[0]);
+          this.lastEl3 = n[1];
         }
         return;
       case 'oob': {

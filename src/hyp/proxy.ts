@@ -1483,7 +1483,7 @@ export class FfaProxy {
 
   /** Emits a buffer's current bytes (read only when a trace is attached). */
   private emitBuffer(owner: 'hyp' | 'host' | 'spmc', role: string, addr: number, len: number): void {
-    if (this.trace === undefined) return;
+    if (this.trace === undefined || this.trace.lean === true) return;
     this.trace.emit({
       kind: 'buffer',
       owner,

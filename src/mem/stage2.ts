@@ -397,9 +397,16 @@ export class Stage2 {
     this.changing(from, to);
     if (this.trace !== undefined) {
       const trace = this.trace;
+      // A lean sink (a campaign's coverage) wants each kind of transition once per update, not once per run.
+      const seen: number[] | undefined = trace.lean === true ? [] : undefined;
       this.map.forEach(from, to, (s, e, c) => {
         const nc = fn(c);
         if (nc === c) return;
+        if (seen !== undefined) {
+          const k = (c << 6) | nc;
+          if (seen.includes(k)) return;
+          seen.push(k);
+        }
         if (hostOf(nc) !== hostOf(c) || ownerOf(nc) !== ownerOf(c)) {
           trace.emit({
             kind: 'pages',

@@ -5,6 +5,7 @@
  */
 import type { HostDriver } from '../host/index.ts';
 import { createProfile, type Profile } from '../hyp/profiles.ts';
+import type { TraceBus } from '../trace/events.ts';
 import { defaultWorldConfig, type WorldConfig } from '../world/config.ts';
 import { createWorld, type World, type WorldOptions } from '../world/world.ts';
 
@@ -44,7 +45,8 @@ export interface RunOptions {
   expectProfile?: Profile;
   config?: WorldConfig;
   seed?: number;
-  trace?: boolean;
+  /** Record a trace (default true), or into this bus. */
+  trace?: boolean | TraceBus;
   /** Called with the fresh world before the scenario runs (the CLI attaches the invariant checks here). */
   prepare?: (world: World) => void;
 }

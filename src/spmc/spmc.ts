@@ -30,7 +30,7 @@ import { FFA_VERSION_1_2, type VersionWord, versionMajor, versionMinor } from '.
 import type { PhysMem } from '../mem/phys.ts';
 import { isSmc64 } from '../smccc/fid.ts';
 import { RegisterFile } from '../smccc/regs.ts';
-import type { Component, TraceSink } from '../trace/events.ts';
+import { type Component, hopRegs, type TraceSink } from '../trace/events.ts';
 import { emitRule, type RuleArg, type RuleContext, type SecureRuleId } from './rules.ts';
 import type { PartitionConfig, PartitionContext, SPMCOptions, SPMCQuirks, SPMCTransaction } from './types.ts';
 
@@ -593,14 +593,15 @@ export class SPMC {
     if (this.rxtx === undefined) return;
     this.mem.write(this.rxtx.rx, bytes.subarray(0, Math.min(bytes.length, this.rxtx.pages * PAGE)));
     this.rxFull = true;
-    this.trace?.emit({
-      kind: 'buffer',
-      owner: 'spmc',
-      role: 'ns-rx',
-      addr: this.rxtx.rx,
-      version: `${versionMajor(this.ns ?? this.version)}.${versionMinor(this.ns ?? this.version)}`,
-      hex: toHex(bytes),
-    });
+    if (this.trace?.lean !== true)
+      this.trace?.emit({
+        kind: 'buffer',
+        owner: 'spmc',
+        role: 'ns-rx',
+        addr: this.rxtx.rx,
+        version: `${versionMajor(this.ns ?? this.version)}.${versionMinor(this.ns ?? this.version)}`,
+        hex: toHex(bytes),
+      });
   }
 
   // ===========================================================================================
@@ -718,11 +719,11 @@ export class SPMC {
 
   private deliver(p: Partition, req: RegisterFile, resumed: number, uuid: string | undefined): RegisterFile {
     const sp: Component = `sp:0x${p.cfg.id.toString(16)}`;
-    this.trace?.emit({ kind: 'hop', from: 'spmc', to: sp, dir: 'call', regs: req.toHex() });
+    this.trace?.emit({ kind: 'hop', from: 'spmc', to: sp, dir: 'call', regs: hopRegs(this.trace, req) });
     // The default partition needs no context: build it only for user handlers (it allocates closures).
     const handler = p.cfg.handler;
     const ans = handler === undefined ? echo(req) : handler(req.clone(), this.context(p, uuid, resumed));
-    this.trace?.emit({ kind: 'hop', from: sp, to: 'spmc', dir: 'ret', regs: ans.toHex() });
+    this.trace?.emit({ kind: 'hop', from: sp, to: 'spmc', dir: 'ret', regs: hopRegs(this.trace, ans) });
     const fid = ans.w(0);
     if (fid === FFA.YIELD || fid === FFA.INTERRUPT) {
       p.pending = { req, resumed, uuid };

@@ -7,7 +7,7 @@
 import { FFA } from '../ffa/ids.ts';
 import { fidNumber, fidOwner, isFastCall } from '../smccc/fid.ts';
 import { RegisterFile } from '../smccc/regs.ts';
-import type { TraceSink } from '../trace/events.ts';
+import { hopRegs, type TraceSink } from '../trace/events.ts';
 import { emitRule } from './rules.ts';
 import type { SPMC } from './spmc.ts';
 
@@ -43,9 +43,9 @@ export class SPMD {
       if (this.trace !== undefined) emitRule(this.trace, 'spmd/el3-intr-handle', 'NOT_SUPPORTED');
       return new RegisterFile().setW(0, FFA.ERROR).setW(2, -1 >>> 0);
     }
-    this.trace?.emit({ kind: 'hop', from: 'spmd', to: 'spmc', dir: 'call', regs: regs.toHex() });
+    this.trace?.emit({ kind: 'hop', from: 'spmd', to: 'spmc', dir: 'call', regs: hopRegs(this.trace, regs) });
     const out = this.spmc.smc(regs);
-    this.trace?.emit({ kind: 'hop', from: 'spmc', to: 'spmd', dir: 'ret', regs: out.toHex() });
+    this.trace?.emit({ kind: 'hop', from: 'spmc', to: 'spmd', dir: 'ret', regs: hopRegs(this.trace, out) });
     return out;
   }
 }

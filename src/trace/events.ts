@@ -4,6 +4,8 @@
  * when off (../shared/STYLE.md habit 9). `seq` is the only clock: logical and deterministic.
  */
 
+import type { RegisterFile } from '../smccc/regs.ts';
+
 /** A world component. Partitions are `sp:0x8001`. */
 export type Component = 'host' | 'hyp' | 'spmd' | 'spmc' | `sp:0x${string}`;
 
@@ -80,6 +82,19 @@ export type TraceEvent = TraceEventBody & { seq: number; call: number; cpu: numb
 /** Where components send events. */
 export interface TraceSink {
   emit(e: TraceEventBody): void;
+  /**
+   * A sink that reads neither buffer contents nor hop registers past x0 nor every run of pages (a fuzz campaign's
+   * coverage bus): emitters skip `buffer` events, give hops x0 alone ({@link hopRegs}), and Stage2 reports each
+   * kind of page transition once per update. Hex-encoding mailboxes and eighteen registers per hop, and one event
+   * per constituent, are most of a traced call's cost.
+   */
+  readonly lean?: boolean;
+}
+
+/** A hop's registers as `sink` wants them: x0–x17, or x0 alone for a {@link TraceSink.lean} sink. */
+export function hopRegs(sink: TraceSink, r: RegisterFile): string[] {
+  if (sink.lean !== true) return r.toHex();
+  return [`0x${r.hi(0).toString(16).padStart(8, '0')}${r.w(0).toString(16).padStart(8, '0')}`];
 }
 
 /** Collects events in order and stamps them with seq / call / cpu. */
@@ -93,6 +108,8 @@ export class TraceBus implements TraceSink {
   private readonly listeners: ((e: TraceEvent) => void)[] = [];
   /** When false, events are passed to listeners but not stored. */
   keep = true;
+  /** See {@link TraceSink.lean}. */
+  readonly lean: boolean = false;
 
   emit(e: TraceEventBody): void {
     const ev = { ...e, seq: this.seq++, call: this.call, cpu: this.cpu } as TraceEvent;

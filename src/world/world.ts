@@ -19,7 +19,7 @@ import { type MemRegion, Stage2, type StateRange } from '../mem/stage2.ts';
 import { RegisterFile } from '../smccc/regs.ts';
 import { type HostileConfig, HostileSpmc, type Prng, seededPrng } from '../spmc/hostile.ts';
 import { type DirectHandler, type PartitionConfig, SPMC, type SPMCQuirks, SPMD } from '../spmc/index.ts';
-import { TraceBus } from '../trace/events.ts';
+import { hopRegs, TraceBus } from '../trace/events.ts';
 import { defaultWorldConfig, type WorldConfig } from './config.ts';
 
 export interface WorldOptions {
@@ -302,7 +302,7 @@ export class World {
       from: 'hyp',
       to: 'spmd',
       dir: 'call',
-      regs: regs.toHex(),
+      regs: hopRegs(this.trace, regs),
       ...(code === undefined ? {} : { code }),
     });
     const out = this.spmd.smc(regs);
@@ -311,7 +311,7 @@ export class World {
       from: 'spmd',
       to: 'hyp',
       dir: 'ret',
-      regs: out.toHex(),
+      regs: hopRegs(this.trace, out),
       ...(code === undefined ? {} : { code }),
     });
     return out;
@@ -333,7 +333,7 @@ export class World {
         from: 'host',
         to: 'hyp',
         dir: 'call',
-        regs: host.toHex(),
+        regs: hopRegs(this.trace, host),
         ...(this.hypCode === undefined ? {} : { code: this.hypCode }),
       });
     }
@@ -349,7 +349,7 @@ export class World {
       from: 'hyp',
       to: 'host',
       dir: 'ret',
-      regs: host.toHex(),
+      regs: hopRegs(this.trace, host),
       ...(this.hypCode === undefined ? {} : { code: this.hypCode }),
     });
     for (let i = 0; i < this.observers.length; i++) this.observers[i]!.after(host, tokens[i]);
