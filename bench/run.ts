@@ -2,7 +2,7 @@
  * `npm run bench [-- NAME…]`: prints every benchmark as ns/op and ratios to its same-run floor.
  * Performance targets live here, never in timed unit tests.
  */
-import { benchFuzz } from './fuzz.ts';
+import { benchFuzz, benchWorkers } from './fuzz.ts';
 import { benchGuidance } from './guidance.ts';
 import { printResults } from './harness.ts';
 import { benchKernel } from './kernel.ts';
@@ -27,6 +27,7 @@ const suites: Record<string, () => void | Promise<void>> = {
     ),
   startup: benchStartup,
   virtio: benchVirtio,
+  workers: benchWorkers,
 };
 
 const want = process.argv.slice(2);

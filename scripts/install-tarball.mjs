@@ -46,10 +46,24 @@ export function installTarball({ dir, ignoreScripts = false } = {}) {
       ...(pkg.peerDependenciesMeta ? { peerDependenciesMeta: pkg.peerDependenciesMeta } : {}),
     },
   };
-  // Every non-dev package of our lock is a runtime dependency of ffasim (direct or transitive).
-  for (const [path, entry] of Object.entries(ourLock.packages)) {
-    if (path === '' || entry.dev || entry.devOptional || entry.peer) continue;
-    packages[path] = entry;
+  // ffasim's runtime closure in our lock: its dependencies, theirs and their optional ones, resolved the way
+  // Node does (nested node_modules first, then each parent's). A package both a dev tool and an optional
+  // runtime one need is 'devOptional' in our lock; here it is runtime, and optional.
+  const lockPath = (from, name) => {
+    for (let dir = from; ; dir = dir.slice(0, Math.max(0, dir.lastIndexOf('/node_modules/')))) {
+      const at = `${dir ? `${dir}/` : ''}node_modules/${name}`;
+      if (ourLock.packages[at]) return at;
+      if (!dir) return undefined;
+    }
+  };
+  const queue = Object.keys(pkg.dependencies ?? {}).map((name) => lockPath('', name));
+  while (queue.length > 0) {
+    const at = queue.shift();
+    if (at === undefined || packages[at]) continue;
+    const { dev, devOptional, ...entry } = ourLock.packages[at];
+    packages[at] = devOptional ? { ...entry, optional: true } : entry;
+    for (const name of Object.keys({ ...entry.dependencies, ...entry.optionalDependencies }))
+      queue.push(lockPath(at, name));
   }
   writeFileSync(
     join(project, 'package.json'),

@@ -98,7 +98,8 @@ export interface Hit {
 /** What one sequence did: the pieces {@link mergeResults} needs. */
 export interface SeqResult {
   index: number;
-  input: SeqInput;
+  /** Left out by a terse runner: the merge redraws it (a function of seed, index and the batch's corpus). */
+  input?: SeqInput;
   smcs: number;
   coverage: string[];
   hits: Hit[];
@@ -486,11 +487,12 @@ export function mergeResults(
         st.coverage.add(k);
         fresh = true;
       }
-    if (fresh && st.corpus.length < CORPUS_CAP) st.corpus.push(clone(r.input));
+    const input = (): SeqInput => r.input ?? inputAt(ctx.o, st.corpus, st.batchCorpus, r.index);
+    if (fresh && st.corpus.length < CORPUS_CAP) st.corpus.push(clone(input()));
     for (const h of r.hits) {
       if (keys.has(h.key)) continue;
       keys.add(h.key);
-      const f = shrinkFinding(ctx, r.input, h, st.findings.length + 1, r.index);
+      const f = shrinkFinding(ctx, input(), h, st.findings.length + 1, r.index);
       st.findings.push(f);
       found.push(f);
     }

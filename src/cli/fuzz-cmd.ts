@@ -27,6 +27,7 @@ import { RegisterFile } from '../smccc/regs.ts';
 import { describeCall } from '../trace/text.ts';
 import { defaultWorldConfig, type WorldConfig } from '../world/config.ts';
 import { intOption, loadWorld, profileFrom, secondsOption, UsageError, writeOutput } from './common.ts';
+import type { BatchRunner } from './fuzz-runners.ts';
 import type { KernelCliOpts } from './kernel-opt.ts';
 import { type ReportCase, toJUnit } from './reports.ts';
 import { unknownName } from './suggest.ts';
@@ -137,6 +138,10 @@ export interface FuzzCliOpts extends FuzzOpts {
   spmc?: string;
   guidance?: boolean;
   quiet?: boolean;
+  /** Worker threads (`--workers N`; 1: this thread). */
+  workers?: string;
+  /** A BullMQ queue (`redis://HOST:PORT`): the sequences run as jobs on `ffasim worker` processes. */
+  queue?: string;
 }
 
 const SPMC_MODES = ['honest', 'hostile'];
@@ -230,6 +235,19 @@ class CampaignDir {
     this.write('summary.md', text);
     this.write('summary.json', json);
   }
+}
+
+/** `--workers N` or `--queue URL`: where the batches run; undefined: in this thread. */
+async function runnerFor(o: FuzzCliOpts, co: CampaignOptions): Promise<BatchRunner | undefined> {
+  const workers = o.workers === undefined ? 1 : intOption('--workers', o.workers, 1, 256);
+  const { setupOf, ThreadRunner } = await import('./fuzz-runners.ts');
+  if (o.queue !== undefined) {
+    if (o.workers !== undefined)
+      throw new UsageError("--workers and --queue: the queue's workers are `ffasim worker` processes");
+    const { QueueRunner } = await import('./fuzz-queue.ts');
+    return QueueRunner.open(o.queue, setupOf(co));
+  }
+  return workers === 1 ? undefined : new ThreadRunner(setupOf(co), workers);
 }
 
 function findingRow(f: Finding, file: string | undefined): string {
@@ -332,28 +350,43 @@ export async function runFuzzCommand(o: FuzzCliOpts): Promise<number> {
     (calls !== undefined && st.smcs + pendingSmcs >= calls) ||
     (deadline !== undefined && performance.now() >= deadline);
 
+  const runner = await runnerFor(o, co);
   let stop = over(0, st.next);
-  while (!stop) {
-    const end = (Math.floor(st.next / batch) + 1) * batch;
-    const results: SeqResult[] = [];
-    let pending = 0;
-    for (let i = st.next; i < end; i++) {
-      if (over(pending, i)) {
-        stop = true;
-        break;
+  try {
+    while (!stop) {
+      const end = (Math.floor(st.next / batch) + 1) * batch;
+      let results: SeqResult[] = [];
+      let pending = 0;
+      if (runner === undefined) {
+        for (let i = st.next; i < end; i++) {
+          if (over(pending, i)) {
+            stop = true;
+            break;
+          }
+          const r = ctx.result(i, inputAt(co, st.corpus, st.batchCorpus, i));
+          pending += r.smcs;
+          results.push(r);
+          progress(pending);
+        }
+      } else {
+        // Elsewhere, a batch at a time: the run budget cuts exactly, --time and --calls at batch ends.
+        const to = runBudget === undefined ? end : Math.min(end, runBudget);
+        results = await runner.run(st.corpus, st.batchCorpus, st.next, to);
+        if (to < end) stop = true;
+        progress(0);
       }
-      const r = ctx.result(i, inputAt(co, st.corpus, st.batchCorpus, i));
-      pending += r.smcs;
-      results.push(r);
-      progress(pending);
+      for (const f of mergeResults(ctx, st, results)) {
+        dir?.finding(co, f);
+        if (!quiet && !tty && format === 'text')
+          process.stderr.write(
+            `finding ${pad3(f.id)}: ${f.invariant} at ${f.call} (${f.cls}) — ${f.detail}\n`,
+          );
+      }
+      dir?.checkpoint(co, st);
+      if (!stop) stop = over(0, st.next);
     }
-    for (const f of mergeResults(ctx, st, results)) {
-      dir?.finding(co, f);
-      if (!quiet && !tty && format === 'text')
-        process.stderr.write(`finding ${pad3(f.id)}: ${f.invariant} at ${f.call} (${f.cls}) — ${f.detail}\n`);
-    }
-    dir?.checkpoint(co, st);
-    if (!stop) stop = over(0, st.next);
+  } finally {
+    await runner?.close();
   }
   progress(0, true);
   if (tty) process.stderr.write('\n');

@@ -153,6 +153,11 @@ export function buildProgram(): Command {
       .option('--spmc <mode>', "the secure world: 'honest' (default) or 'hostile' (EL3 lies in its answers)")
       .option('--no-guidance', 'no coverage guidance: every sequence fresh from the generator')
       .option('-q, --quiet', 'no progress on stderr (CI)')
+      .option('--workers <n>', 'worker threads running the sequences (the findings do not depend on it)')
+      .option(
+        '--queue <url>',
+        'run the sequences as BullMQ jobs on redis://HOST:PORT (start `ffasim worker --queue URL` anywhere)',
+      )
       .addOption(
         new Option('-f, --format <fmt>', 'summary format (junit: one test case per invariant, for CI)')
           .choices(['text', 'json', 'junit'])
@@ -163,6 +168,28 @@ export function buildProgram(): Command {
     const { runFuzzCommand } = await import('./fuzz-cmd.ts');
     process.exitCode = await runFuzzCommand(opts);
   });
+
+  program
+    .command('worker')
+    .description('run fuzz campaign jobs (`fuzz --queue URL`) from a BullMQ queue on Redis until stopped')
+    .requiredOption('--queue <url>', 'the queue: redis://HOST:PORT[/DB]')
+    .option('--lock-ms <ms>', 'how long a job stays locked by a worker that stopped answering', '30000')
+    .action(async (opts: { queue: string; lockMs: string }) => {
+      const { intOption } = await import('./common.ts');
+      const { startQueueWorker } = await import('./fuzz-queue.ts');
+      const lockMs = intOption('--lock-ms', opts.lockMs, 200, 3_600_000);
+      const w = await startQueueWorker(opts.queue, {
+        lockMs,
+        log: (line) => process.stderr.write(`ffasim worker: ${line}\n`),
+      });
+      process.stderr.write(`ffasim worker: waiting for jobs on ${opts.queue}\n`);
+      await new Promise<void>((done) => {
+        for (const sig of ['SIGINT', 'SIGTERM'] as const)
+          process.once(sig, () => {
+            void w.close().then(done);
+          });
+      });
+    });
 
   kernelOpts(
     program

@@ -94,8 +94,19 @@ export interface TraceSink {
 /** A hop's registers as `sink` wants them: x0–x17, or x0 alone for a {@link TraceSink.lean} sink. */
 export function hopRegs(sink: TraceSink, r: RegisterFile): string[] {
   if (sink.lean !== true) return r.toHex();
-  return [`0x${r.hi(0).toString(16).padStart(8, '0')}${r.w(0).toString(16).padStart(8, '0')}`];
+  const hi = r.hi(0);
+  const lo = r.w(0);
+  if (hi !== 0) return [`0x${hi.toString(16).padStart(8, '0')}${lo.toString(16).padStart(8, '0')}`];
+  // A campaign sees a few dozen function IDs and error codes in x0: one frozen list each.
+  let x0 = LEAN_X0.get(lo);
+  if (x0 === undefined) {
+    x0 = Object.freeze([`0x00000000${lo.toString(16).padStart(8, '0')}`]) as string[];
+    if (LEAN_X0.size < 4096) LEAN_X0.set(lo, x0);
+  }
+  return x0;
 }
+
+const LEAN_X0 = new Map<number, string[]>();
 
 /** Collects events in order and stamps them with seq / call / cpu. */
 export class TraceBus implements TraceSink {

@@ -79,6 +79,31 @@ describe('installed from the tarball', () => {
     expect(r.out).toMatch(/boot: 13\/13 expectations held/);
   });
 
+  it('fuzz --workers 2 runs its worker threads from lib/ (no tsx) and finds what one thread finds', () => {
+    const findings = (extra: string[]) => {
+      const out = join(project, `fuzz-${extra.length}`);
+      const r = run('npx', [
+        '--no-install',
+        'ffasim',
+        'fuzz',
+        '--runs',
+        '200',
+        '--seed',
+        '3',
+        '--out',
+        out,
+        ...extra,
+      ]);
+      expect(r.code, r.err).toBe(1); // the stock profile's I3 finding
+      expect(r.err).toMatch(/^finding 001: I3 at FFA_VERSION/m);
+      return readdirSync(out)
+        .filter((f) => f.startsWith('finding-'))
+        .sort()
+        .map((f) => [f, readFileSync(join(out, f), 'utf8')]);
+    };
+    expect(findings(['--workers', '2'])).toEqual(findings([]));
+  });
+
   it('the web view bundle is there: view --report writes a self-contained page', () => {
     const r = run('npx', ['--no-install', 'ffasim', 'view', 'boot', '--report', 'boot.html']);
     expect(r.code).toBe(0);
