@@ -16,6 +16,8 @@ interface CheckOpts extends KernelCliOpts {
   rule?: string;
   json?: boolean;
   format?: 'text' | 'json' | 'junit' | 'tap';
+  /** A BullMQ queue (`redis://HOST:PORT`): one job per profile, run by `ffasim worker` processes. */
+  queue?: string;
 }
 
 /** A rule verdict as a CI test case: suite = profile, name = rule id. */
@@ -63,14 +65,32 @@ export async function runCheckCommand(o: CheckOpts): Promise<number> {
   if (o.kernel !== undefined && names.length > 1)
     throw new UsageError('--kernel checks one tree against one profile: it does not go with --profile all');
   // Kernel mode: sanitizers on unless --sanitize says otherwise (issue 12: default on for check and fuzz).
+  if (o.kernel !== undefined && o.queue !== undefined)
+    throw new UsageError(
+      '--queue sweeps the model profiles: it does not go with --kernel (the tree is on this machine)',
+    );
   const k = await kernelMode(o, 4096, { sanitize: ['address', 'undefined'] });
   if (typeof k === 'number') return k;
   const hyp = k?.hyp;
   const coverage = k !== undefined && o.coverage === true ? await startCoverage(k) : undefined;
   const results: RuleResult[] = [];
-  for (const name of names)
-    for (const r of runCheck(profileFrom({ ...o, profile: name }), filter, hyp === undefined ? {} : { hyp }))
-      results.push(r);
+  if (o.queue !== undefined) {
+    // A cell per profile, run wherever a worker takes it; the verdicts come back in profile order, as below.
+    for (const name of names) profileFrom({ ...o, profile: name }); // bad names: a usage error before any job
+    const { runCheckJobs } = await import('./fuzz-queue.ts');
+    const cells = names.map((name) => ({
+      profile: { base: name, with: o.with ?? [], without: o.without ?? [] },
+      ...(o.rule === undefined ? {} : { rule: o.rule }),
+    }));
+    for (const cell of await runCheckJobs(o.queue, cells)) for (const r of cell) results.push(r);
+  } else
+    for (const name of names)
+      for (const r of runCheck(
+        profileFrom({ ...o, profile: name }),
+        filter,
+        hyp === undefined ? {} : { hyp },
+      ))
+        results.push(r);
   // Text: the summary follows the verdicts on stdout; machine formats keep stdout to themselves.
   const covered = coverage?.finish();
   if (results.length === 0)

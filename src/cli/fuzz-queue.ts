@@ -13,11 +13,13 @@ import { randomUUID } from 'node:crypto';
 import { type ConnectionOptions, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { SeqInput, SeqResult } from '../check/campaign.ts';
+import { type RuleResult, runCheck } from '../check/conformance.ts';
+import { createProfile } from '../hyp/profiles.ts';
 import { UsageError } from './common.ts';
 import { BatchExecutor, type BatchRunner, type CampaignSetup, split } from './fuzz-runners.ts';
 
-/** The queue every campaign's jobs go to. */
-export const QUEUE_NAME = 'ffasim-fuzz';
+/** The queue every job goes to: campaign batches (`batch`) and check sweep cells (`check`). */
+export const QUEUE_NAME = 'ffasim';
 /** Sequences per job. */
 export const JOB_CHUNK = 16;
 
@@ -28,6 +30,12 @@ export interface BatchJob {
   batchCorpus: number;
   from: number;
   to: number;
+}
+
+/** One cell of a `check --queue` sweep: one profile's conformance rules (those whose id starts with `rule`). */
+export interface CheckJob {
+  profile: { base: string; with: string[]; without: string[] };
+  rule?: string;
 }
 
 const corpusKey = (campaign: string): string => `ffasim:campaign:${campaign}:corpus`;
@@ -75,32 +83,66 @@ function connectionOf(url: string): ConnectionOptions {
   return { ...parseRedisUrl(url), maxRetriesPerRequest: null };
 }
 
-/** The coordinator's side: a campaign's batches as jobs. */
-export class QueueRunner implements BatchRunner {
-  readonly label: string;
-  private sent = 0;
-  private readonly redis: Redis;
+/**
+ * The coordinator's end of the queue: adds jobs, waits for all of them, takes each result once (by job id, then the
+ * job is removed from Redis) and gives the results back in the order the jobs were given.
+ */
+export class JobQueue {
+  readonly url: string;
+  readonly redis: Redis;
   private readonly queue: Queue;
   private readonly events: QueueEvents;
-  private readonly campaign: string;
-  private readonly setup: CampaignSetup;
 
-  private constructor(redis: Redis, queue: Queue, events: QueueEvents, setup: CampaignSetup, url: string) {
+  private constructor(url: string, redis: Redis, queue: Queue, events: QueueEvents) {
+    this.url = url;
     this.redis = redis;
     this.queue = queue;
     this.events = events;
-    this.campaign = randomUUID();
-    this.setup = setup;
-    this.label = `jobs on ${url}`;
   }
 
-  static async open(url: string, setup: CampaignSetup): Promise<QueueRunner> {
+  /** @throws UsageError when `url` is not a Redis URL or Redis cannot be reached. */
+  static async open(url: string): Promise<JobQueue> {
     const redis = await reach(url);
     const connection = connectionOf(url);
     const queue = new Queue(QUEUE_NAME, { connection });
     const events = new QueueEvents(QUEUE_NAME, { connection });
     await events.waitUntilReady();
-    return new QueueRunner(redis, queue, events, setup, url);
+    return new JobQueue(url, redis, queue, events);
+  }
+
+  /** Runs one job per entry of `data` (ids `${prefix}-${k}`) and returns their results in that order. */
+  async runAll<D, R>(name: 'batch' | 'check', prefix: string, data: readonly D[]): Promise<R[]> {
+    const jobs = await this.queue.addBulk(
+      data.map((d, k) => ({ name, data: d, opts: { jobId: `${prefix}-${k}`, attempts: 3 } })),
+    );
+    const results = await Promise.all(jobs.map((j) => j.waitUntilFinished(this.events) as Promise<R>));
+    await Promise.all(jobs.map((j) => j.remove()));
+    return results;
+  }
+
+  async close(): Promise<void> {
+    await this.events.close();
+    await this.queue.close();
+    this.redis.disconnect();
+  }
+}
+
+/** The coordinator's side of a campaign: its batches as jobs of {@link JOB_CHUNK} sequences. */
+export class QueueRunner implements BatchRunner {
+  readonly label: string;
+  private sent = 0;
+  private readonly jobs: JobQueue;
+  private readonly campaign = randomUUID();
+  private readonly setup: CampaignSetup;
+
+  private constructor(jobs: JobQueue, setup: CampaignSetup) {
+    this.jobs = jobs;
+    this.setup = setup;
+    this.label = `jobs on ${jobs.url}`;
+  }
+
+  static async open(url: string, setup: CampaignSetup): Promise<QueueRunner> {
+    return new QueueRunner(await JobQueue.open(url), setup);
   }
 
   async run(
@@ -110,34 +152,44 @@ export class QueueRunner implements BatchRunner {
     to: number,
   ): Promise<SeqResult[]> {
     if (this.sent < batchCorpus) {
-      await this.redis.rpush(
+      await this.jobs.redis.rpush(
         corpusKey(this.campaign),
         ...corpus.slice(this.sent, batchCorpus).map((c) => JSON.stringify(c)),
       );
       this.sent = batchCorpus;
     }
     const pieces = split(from, to, Math.ceil((to - from) / JOB_CHUNK));
-    const jobs = await this.queue.addBulk(
-      pieces.map(([a, b]) => ({
-        name: 'batch',
-        data: { campaign: this.campaign, setup: this.setup, batchCorpus, from: a, to: b } satisfies BatchJob,
-        opts: { jobId: `${this.campaign}-${a}`, attempts: 3 },
-      })),
+    const results = await this.jobs.runAll<BatchJob, SeqResult[]>(
+      'batch',
+      `${this.campaign}-${from}`,
+      pieces.map(([a, b]) => ({ campaign: this.campaign, setup: this.setup, batchCorpus, from: a, to: b })),
     );
-    const results = await Promise.all(
-      jobs.map((j) => j.waitUntilFinished(this.events) as Promise<SeqResult[]>),
-    );
-    // Taken once, by job: then gone from Redis.
-    await Promise.all(jobs.map((j) => j.remove()));
     return results.flat();
   }
 
   async close(): Promise<void> {
-    await this.redis.del(corpusKey(this.campaign));
-    await this.events.close();
-    await this.queue.close();
-    this.redis.disconnect();
+    await this.jobs.redis.del(corpusKey(this.campaign));
+    await this.jobs.close();
   }
+}
+
+/** `check --queue URL`: each cell's rules on whichever worker takes it; the verdicts in cell order. */
+export async function runCheckJobs(url: string, cells: readonly CheckJob[]): Promise<RuleResult[][]> {
+  const jobs = await JobQueue.open(url);
+  try {
+    return await jobs.runAll<CheckJob, RuleResult[]>('check', `check-${randomUUID()}`, cells);
+  } finally {
+    await jobs.close();
+  }
+}
+
+/** A `check` job: the rules of one profile (a pure function of the job's data). */
+export function runCheckJob(d: CheckJob): RuleResult[] {
+  const rule = d.rule;
+  return runCheck(
+    createProfile(d.profile.base, { with: d.profile.with, without: d.profile.without }),
+    rule === undefined ? undefined : (id) => id.startsWith(rule),
+  );
 }
 
 export interface WorkerOptions {
@@ -155,10 +207,14 @@ export async function startQueueWorker(
   const log = o.log ?? (() => {});
   const executors = new Map<string, BatchExecutor>();
   const lockDuration = o.lockMs ?? 30_000;
-  const worker = new Worker<BatchJob, SeqResult[]>(
+  const worker = new Worker<BatchJob | CheckJob, SeqResult[] | RuleResult[]>(
     QUEUE_NAME,
     async (job) => {
-      const d = job.data;
+      if (job.name === 'check') {
+        log(`job ${job.id}: check ${(job.data as CheckJob).profile.base}`);
+        return runCheckJob(job.data as CheckJob);
+      }
+      const d = job.data as BatchJob;
       let exec = executors.get(d.campaign);
       if (exec === undefined) {
         // One campaign at a time is the common case: the world of a finished one is dropped.

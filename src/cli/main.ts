@@ -118,6 +118,10 @@ export function buildProgram(): Command {
     .option('--with <change...>', 'add profile changes', collect)
     .option('--without <change...>', 'remove profile changes', collect)
     .option('--rule <prefix>', 'only rules whose id starts with this')
+    .option(
+      '--queue <url>',
+      'one BullMQ job per profile on redis://HOST:PORT, run by `ffasim worker --queue URL` anywhere',
+    )
     .addOption(
       new Option('-f, --format <fmt>', 'report format (junit and tap for CI)')
         .choices(['text', 'json', 'junit', 'tap'])
@@ -171,7 +175,9 @@ export function buildProgram(): Command {
 
   program
     .command('worker')
-    .description('run fuzz campaign jobs (`fuzz --queue URL`) from a BullMQ queue on Redis until stopped')
+    .description(
+      'run the jobs of `fuzz --queue URL` campaigns and `check --queue URL` sweeps from a BullMQ queue on Redis until stopped',
+    )
     .requiredOption('--queue <url>', 'the queue: redis://HOST:PORT[/DB]')
     .option('--lock-ms <ms>', 'how long a job stays locked by a worker that stopped answering', '30000')
     .action(async (opts: { queue: string; lockMs: string }) => {

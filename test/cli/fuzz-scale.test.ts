@@ -159,4 +159,31 @@ describe.skipIf(redisBin === undefined)('fuzz --queue (BullMQ on Redis)', () => 
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--queue redis:\/\/127\.0\.0\.1:1: cannot reach Redis/);
   }, 300_000);
+
+  it('check --queue: a job per profile on two workers, the same report as one process', async () => {
+    const port = await startRedis(redisBin!);
+    const url = `redis://127.0.0.1:${port}`;
+    const dir = mkdtempSync(join(tmpdir(), 'ffasim-check-queue-'));
+    const w1 = worker(url, dir);
+    const w2 = worker(url, dir);
+    for (const args of [
+      ['check', '--profile', 'all', '--format', 'tap'],
+      ['check', '--profile', 'all'],
+      // A change removed: failing rules, exit 1, on every side alike.
+      ['check', '--profile', 'ffa-1.2-hardened', '--without', 'reclaim-bounds', '--format', 'json'],
+    ]) {
+      const local = ffasim(args, dir);
+      const queued = ffasim([...args, '--queue', url], dir);
+      expect(queued.err).toBe('');
+      expect(queued.code).toBe(local.code);
+      expect(queued.out).toBe(local.out);
+    }
+    // Each worker's log lines arrive on this (blocked until now) event loop: give them a moment.
+    for (let t = 0; t < 100 && w1.jobs() + w2.jobs() < 19; t++) await new Promise((ok) => setTimeout(ok, 20));
+    expect(w1.jobs() + w2.jobs()).toBe(9 + 9 + 1);
+    expect(ffasim(['check', '--kernel', 'x', '--queue', url], dir).code).toBe(2);
+    expect(ffasim(['check', '--profile', 'nope', '--queue', url], dir).err).toMatch(/profile/);
+    w1.p.kill('SIGTERM');
+    w2.p.kill('SIGTERM');
+  }, 300_000);
 });
