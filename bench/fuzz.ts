@@ -80,20 +80,15 @@ export async function benchWorkers(): Promise<void> {
     return rate;
   };
   console.log('\nCampaign in worker threads: ffa-1.2-hardened, seed 9, 12 800 sequences, guided');
-  const one = await campaign(1);
-  const r1 = line(
-    '1 worker thread',
-    one.smcs,
-    one.ms,
-    `, merging ${(one.mergeMs / 1000).toFixed(1)} s, threads busy ${Math.round(one.busy * 100)}%`,
-  );
-  const two = await campaign(2);
-  const r2 = line(
-    '2 worker threads',
-    two.smcs,
-    two.ms,
-    `, merging ${(two.mergeMs / 1000).toFixed(1)} s, threads busy ${Math.round(two.busy * 100)}%`,
-  );
+  const threads = (label: string, c: Awaited<ReturnType<typeof campaign>>) =>
+    line(
+      label,
+      c.smcs,
+      c.ms,
+      `, merging ${(c.mergeMs / 1000).toFixed(1)} s, threads busy ${Math.round(c.busy * 100)}%`,
+    );
+  const r1 = threads('1 worker thread', await campaign(1));
+  const r2 = threads('2 worker threads', await campaign(2));
   const pair = await Promise.all([campaign(1), campaign(1)]);
   const rc = line(
     'machine: 2 independent campaigns',
