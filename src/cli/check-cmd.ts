@@ -77,7 +77,7 @@ export async function runCheckCommand(o: CheckOpts): Promise<number> {
   if (o.queue !== undefined) {
     // A cell per profile, run wherever a worker takes it; the verdicts come back in profile order, as below.
     for (const name of names) profileFrom({ ...o, profile: name }); // bad names: a usage error before any job
-    const { runCheckJobs } = await import('./fuzz-queue.ts');
+    const { runCheckJobs } = await import('./queue.ts');
     const cells = names.map((name) => ({
       profile: { base: name, with: o.with ?? [], without: o.without ?? [] },
       ...(o.rule === undefined ? {} : { rule: o.rule }),

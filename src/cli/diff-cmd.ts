@@ -3,9 +3,14 @@
  * scenarios, replay files and a seeded fuzz batch (src/check/differential.ts). Exit 1 on a divergence, 0 when
  * none, 2 on bad input. The profile defaults to what `kernel identify` says the tree behaves like.
  */
+
+import { profileDelta } from '../check/campaign.ts';
 import {
+  type CallRecord,
   type DiffSide,
   type DiffSubject,
+  type Divergence,
+  type DivergenceReport,
   diffSubject,
   divergenceJSON,
   divergenceText,
@@ -16,7 +21,8 @@ import type { buildKernel as BuildKernel, KernelBuild } from '../kernel/build.ts
 import type { beginCoverage as BeginCoverage, CoverageSession } from '../kernel/coverage.ts';
 import type { KernelHyp as KernelHypClass } from '../kernel/hyp.ts';
 import { BUILTIN_SCENARIOS } from '../scenario/builtin/index.ts';
-import { parseReplay } from '../scenario/replay.ts';
+import { parseReplay, type ReplayAction } from '../scenario/replay.ts';
+import { RegisterFile } from '../smccc/regs.ts';
 import type { WorldConfig } from '../world/config.ts';
 import { defaultWorldConfig } from '../world/config.ts';
 import {
@@ -42,6 +48,95 @@ export interface DiffOpts extends KernelCliOpts {
   maxLength?: string;
   json?: boolean;
   out?: string;
+  /** A BullMQ queue (`redis://HOST:PORT`): one job per subject, run by `ffasim worker` processes. */
+  queue?: string;
+}
+
+/**
+ * One subject of a `diff --queue` sweep, as plain data: the tree as the worker's machine names it (a path there,
+ * or `debian:<version>`, fetched into that machine's cache), the profile, and a built-in scenario, a replay
+ * file's actions or a seeded fuzz batch.
+ */
+export interface DiffJob {
+  kernel: string;
+  sanitize?: string[];
+  profile: { base: string; with: string[]; without: string[] };
+  subject:
+    | { kind: 'scenario'; name: string; seed?: number; config?: WorldConfig }
+    | { kind: 'replay'; name: string; actions: ReplayAction[]; config: WorldConfig }
+    | { kind: 'fuzz'; seed: number; runs: number; maxLength?: number; config?: WorldConfig };
+}
+
+/** A call record as JSON carries it: register files as their x0–x17 hex. */
+type WireRecord = Omit<CallRecord, 'in' | 'out' | 'el3'> & {
+  in: string[];
+  out?: string[];
+  el3: { call: string[]; ret: string[] }[];
+};
+type WireReport = Omit<DivergenceReport, 'divergence'> & {
+  divergence: Omit<Divergence, 'a' | 'b'> & { a?: WireRecord; b?: WireRecord };
+};
+
+/** A diff job's answer: which code the worker ran, and the subject's result (registers as hex). */
+export interface DiffJobResult {
+  tree: string;
+  code: string;
+  result: Omit<SubjectResult, 'divergences'> & { divergences: WireReport[] };
+}
+
+function recordToWire(c: CallRecord): WireRecord {
+  const { out, ...rest } = c;
+  return {
+    ...rest,
+    in: c.in.toHex(),
+    ...(out === undefined ? {} : { out: out.toHex() }),
+    el3: c.el3.map((e) => ({ call: e.call.toHex(), ret: e.ret.toHex() })),
+  };
+}
+
+function recordFromWire(c: WireRecord): CallRecord {
+  const regs = (hex: readonly string[]) => RegisterFile.of(hex.map((h) => BigInt(h)));
+  const { out, ...rest } = c;
+  return {
+    ...rest,
+    in: regs(c.in),
+    out: out === undefined ? undefined : regs(out),
+    el3: c.el3.map((e) => ({ call: regs(e.call), ret: regs(e.ret) })),
+  };
+}
+
+function resultToWire(r: SubjectResult): DiffJobResult['result'] {
+  return {
+    ...r,
+    divergences: r.divergences.map((x) => {
+      const { a, b, ...d } = x.divergence;
+      return {
+        ...x,
+        divergence: {
+          ...d,
+          ...(a === undefined ? {} : { a: recordToWire(a) }),
+          ...(b === undefined ? {} : { b: recordToWire(b) }),
+        },
+      };
+    }),
+  };
+}
+
+function resultFromWire(r: DiffJobResult['result']): SubjectResult {
+  return {
+    ...r,
+    divergences: r.divergences.map((x) => {
+      const { a, b, ...d } = x.divergence;
+      return {
+        ...x,
+        divergence: {
+          ...d,
+          a: a === undefined ? undefined : recordFromWire(a),
+          b: b === undefined ? undefined : recordFromWire(b),
+        },
+      };
+    }),
+  };
 }
 
 /** Fuzz sequences run when no subject is named (every built-in scenario plus this batch). */
@@ -76,6 +171,7 @@ export async function runDiffCommand(names: string[], o: DiffOpts): Promise<numb
       ...(config ? { config } : {}),
     });
   }
+  if (o.queue !== undefined) return diffOnQueue(o.queue, o, subjects);
   const k = await kernelMode({ ...o, stackInit: 'pattern' }, config?.pageSize ?? 4096);
   if (typeof k === 'number') return k;
   if (k === undefined) throw new UsageError('--kernel is required');
@@ -106,13 +202,23 @@ export async function runDiffCommand(names: string[], o: DiffOpts): Promise<numb
   } finally {
     lines.done();
   }
-  const divergences = results.flatMap((r) => r.divergences);
+  return report(o, results, { tree, code: k.build.label, profile, model, real, identified });
+}
+
+/** The report of a diff, from this process or from queue jobs: text or JSON. Exit 1 on a divergence. */
+function report(
+  o: DiffOpts,
+  results: readonly SubjectResult[],
+  r: { tree: string; code: string; profile: Profile; model: DiffSide; real: DiffSide; identified: string },
+): number {
+  const { tree, profile, model, real, identified } = r;
+  const divergences = results.flatMap((x) => x.divergences);
   if (o.json === true) {
     writeOutput(
       `${JSON.stringify(
         {
           tree,
-          code: k.build.label,
+          code: r.code,
           profile: profile.name,
           ...(identified === '' ? {} : { identified: profile.base }),
           subjects: results.map((r) => ({
@@ -145,6 +251,132 @@ export async function runDiffCommand(names: string[], o: DiffOpts): Promise<numb
     writeOutput(s, o.out);
   }
   return divergences.length > 0 ? 1 : 0;
+}
+
+/**
+ * `diff --queue URL`: each subject a job for `ffasim worker` processes, which build (or find in their cache) the
+ * tree and run the subject on both sides; the report as one process writes it. The profile must be named: the
+ * tree may not be on this machine, so `identify` cannot run here.
+ */
+async function diffOnQueue(url: string, o: DiffOpts, subjects: readonly DiffSubject[]): Promise<number> {
+  if (o.profile === undefined && (o.with?.length ?? 0) === 0 && (o.without?.length ?? 0) === 0)
+    throw new UsageError(
+      '--queue: name the profile (--profile P): identify needs the tree on this machine (ffasim kernel identify)',
+    );
+  if (o.coverage === true || o.stackInit !== undefined)
+    throw new UsageError(
+      '--queue: the workers build the tree as diff does (pattern stack fill, no coverage)',
+    );
+  const profile = profileFrom(o);
+  const sanitize =
+    o.sanitize === undefined
+      ? undefined
+      : (Array.isArray(o.sanitize) ? o.sanitize : [o.sanitize]).flatMap((x) => x.split(','));
+  const jobs: DiffJob[] = subjects.map((s) => ({
+    kernel: o.kernel!,
+    ...(sanitize === undefined ? {} : { sanitize }),
+    profile: { base: profile.base, ...profileDelta(profile) },
+    subject: jobSubject(s),
+  }));
+  const { runDiffJobs } = await import('./queue.ts');
+  const answers = await runDiffJobs(url, jobs);
+  const first = answers[0]!;
+  for (const a of answers)
+    if (a.code !== first.code)
+      throw new UsageError(`--queue: workers ran different code for ${o.kernel} (${first.code}, ${a.code})`);
+  const model: DiffSide = { label: `model ${profile.name}`, profile };
+  const real: DiffSide = { label: first.code, profile };
+  return report(
+    o,
+    answers.map((a) => resultFromWire(a.result)),
+    { tree: first.tree, code: first.code, profile, model, real, identified: '' },
+  );
+}
+
+/** A subject as job data: a built-in scenario by name, a replay's actions, a fuzz batch. */
+function jobSubject(s: DiffSubject): DiffJob['subject'] {
+  switch (s.kind) {
+    case 'scenario': {
+      const builtin = BUILTIN_SCENARIOS.find((b) => b === s.scenario);
+      if (builtin === undefined)
+        throw new UsageError(
+          `--queue: scenario ${s.scenario.name} is a module on this machine; queue built-in scenarios and replay files`,
+        );
+      return {
+        kind: 'scenario',
+        name: builtin.name,
+        ...(s.seed === undefined ? {} : { seed: s.seed }),
+        ...(s.config === undefined ? {} : { config: s.config }),
+      };
+    }
+    case 'replay':
+      if (s.options !== undefined)
+        throw new UsageError(`--queue: ${s.name} needs world options a job cannot carry`);
+      return {
+        kind: 'replay',
+        name: s.name,
+        actions: [...s.actions],
+        config: s.config ?? defaultWorldConfig(),
+      };
+    case 'fuzz':
+      return {
+        kind: 'fuzz',
+        seed: s.seed,
+        runs: s.runs,
+        ...(s.maxLength === undefined ? {} : { maxLength: s.maxLength }),
+        ...(s.config === undefined ? {} : { config: s.config }),
+      };
+  }
+}
+
+/** Built trees of this worker, by tree spec and page size (a worker runs many jobs of one sweep). */
+const workerBuilds = new Map<string, Exclude<Awaited<ReturnType<typeof kernelMode>>, number | undefined>>();
+
+/** A worker's side of a diff job: the tree built here, the subject through the model and the real code. */
+export async function runDiffJob(d: DiffJob): Promise<DiffJobResult> {
+  const config = d.subject.config;
+  const pageSize = config?.pageSize ?? 4096;
+  const key = `${d.kernel}\u0000${pageSize}\u0000${(d.sanitize ?? []).join(',')}`;
+  let k = workerBuilds.get(key);
+  if (k === undefined) {
+    const m = await kernelMode(
+      {
+        kernel: d.kernel,
+        stackInit: 'pattern',
+        ...(d.sanitize === undefined ? {} : { sanitize: d.sanitize }),
+      },
+      pageSize,
+    );
+    if (m === undefined) throw new Error('diff job: no tree');
+    if (typeof m === 'number')
+      throw new Error(
+        `diff job: ${d.kernel} built with sanitizers needs their runtime loaded: start this worker the way \`ffasim diff --sanitize\` runs (exit ${m})`,
+      );
+    k = m;
+    workerBuilds.set(key, k);
+  }
+  const profile = profileFrom({ profile: d.profile.base, with: d.profile.with, without: d.profile.without });
+  const { buildKernel } = await import('../kernel/build.ts');
+  const { beginCoverage } = await import('../kernel/coverage.ts');
+  const { KernelHyp } = await import('../kernel/hyp.ts');
+  const lines = linesHypFor(k.build, k.hyp, { buildKernel, beginCoverage, KernelHyp });
+  const s = d.subject;
+  let subject: DiffSubject;
+  if (s.kind === 'scenario') {
+    const scenario = BUILTIN_SCENARIOS.find((b) => b.name === s.name);
+    if (scenario === undefined) throw new Error(`diff job: no built-in scenario ${s.name}`);
+    subject = { ...s, kind: 'scenario', scenario };
+  } else subject = s;
+  try {
+    const result = diffSubject(
+      subject,
+      { label: `model ${profile.name}`, profile },
+      { label: k.build.label, profile, hyp: k.hyp, linesHyp: lines.hyp },
+    );
+    return { tree: k.build.tree, code: k.build.label, result: resultToWire(result) };
+  } finally {
+    lines.done();
+  }
 }
 
 /**

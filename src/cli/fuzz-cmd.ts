@@ -244,7 +244,7 @@ async function runnerFor(o: FuzzCliOpts, co: CampaignOptions): Promise<BatchRunn
   if (o.queue !== undefined) {
     if (o.workers !== undefined)
       throw new UsageError("--workers and --queue: the queue's workers are `ffasim worker` processes");
-    const { QueueRunner } = await import('./fuzz-queue.ts');
+    const { QueueRunner } = await import('./queue.ts');
     return QueueRunner.open(o.queue, setupOf(co));
   }
   return workers === 1 ? undefined : new ThreadRunner(setupOf(co), workers);

@@ -1,6 +1,6 @@
 /**
  * Where a model-mode campaign's sequences run (issue 14 items 5–6): in this thread, in `--workers N` worker
- * threads, or as jobs on a BullMQ queue (./fuzz-queue.ts). Each runner is given one batch at a time — the
+ * threads, or as jobs on a BullMQ queue (./queue.ts). Each runner is given one batch at a time — the
  * sequences [from, to) of one guidance batch, planned from the corpus as it stood when the batch began — and
  * gives back their results, which the caller merges in index order (src/check/campaign.ts `mergeResults`). A
  * sequence is a function of (seed, index, that corpus) alone, so the findings folder does not depend on the

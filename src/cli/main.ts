@@ -176,13 +176,13 @@ export function buildProgram(): Command {
   program
     .command('worker')
     .description(
-      'run the jobs of `fuzz --queue URL` campaigns and `check --queue URL` sweeps from a BullMQ queue on Redis until stopped',
+      'run the jobs of `fuzz --queue URL` campaigns and `check`/`diff --queue URL` sweeps from a BullMQ queue on Redis until stopped',
     )
     .requiredOption('--queue <url>', 'the queue: redis://HOST:PORT[/DB]')
     .option('--lock-ms <ms>', 'how long a job stays locked by a worker that stopped answering', '30000')
     .action(async (opts: { queue: string; lockMs: string }) => {
       const { intOption } = await import('./common.ts');
-      const { startQueueWorker } = await import('./fuzz-queue.ts');
+      const { startQueueWorker } = await import('./queue.ts');
       const lockMs = intOption('--lock-ms', opts.lockMs, 200, 3_600_000);
       const w = await startQueueWorker(opts.queue, {
         lockMs,
@@ -226,7 +226,11 @@ export function buildProgram(): Command {
       .option('--seed <n>', 'seed (scenarios and fuzz)', '1')
       .option('--max-length <n>', 'longest fuzz sequence (actions)')
       .option('-o, --out <file>', 'write the report to a file')
-      .option('--json', 'JSON report'),
+      .option('--json', 'JSON report')
+      .option(
+        '--queue <url>',
+        'one BullMQ job per subject on redis://HOST:PORT, for `ffasim worker` processes that have the tree',
+      ),
   ).action(async (subjects: string[], opts) => {
     const { runDiffCommand } = await import('./diff-cmd.ts');
     process.exitCode = await runDiffCommand(subjects, opts);

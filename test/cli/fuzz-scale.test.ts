@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { debianTree } from '../kernel/trees.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const tsx = import.meta.resolve('tsx');
@@ -183,6 +184,44 @@ describe.skipIf(redisBin === undefined)('fuzz --queue (BullMQ on Redis)', () => 
     expect(w1.jobs() + w2.jobs()).toBe(9 + 9 + 1);
     expect(ffasim(['check', '--kernel', 'x', '--queue', url], dir).code).toBe(2);
     expect(ffasim(['check', '--profile', 'nope', '--queue', url], dir).err).toMatch(/profile/);
+    w1.p.kill('SIGTERM');
+    w2.p.kill('SIGTERM');
+  }, 300_000);
+
+  it('diff --queue --kernel: a job per subject, the workers build the tree, the same report as one process', async () => {
+    const tree = await debianTree('7.3');
+    if (tree === undefined) return;
+    const port = await startRedis(redisBin!);
+    const url = `redis://127.0.0.1:${port}`;
+    const dir = mkdtempSync(join(tmpdir(), 'ffasim-diff-queue-'));
+    const w1 = worker(url, dir);
+    const w2 = worker(url, dir);
+    const args = ['diff', '--kernel', tree, '--profile', 'linux-7.3', 'share-lend-reclaim', 'h16', 'boot'];
+    for (const extra of [['--json'], ['--fuzz', '8', '--seed', '5']]) {
+      const local = ffasim([...args, ...extra], dir);
+      const queued = ffasim([...args, ...extra, '--queue', url], dir);
+      expect(local.code, local.err).toBe(0);
+      expect(queued.code, queued.err).toBe(0);
+      expect(queued.out).toBe(local.out);
+    }
+    // A divergence travels too: the model without a change the tree has.
+    for (const format of [['--json'], []]) {
+      const bad = ['diff', 'h16', ...args.slice(1, 5), ...format, '--without', 'zeroed-result'];
+      const local = ffasim(bad, dir);
+      const queued = ffasim([...bad, '--queue', url], dir);
+      expect(local.code).toBe(1);
+      expect(queued.code, queued.err).toBe(1);
+      expect(queued.out).toBe(local.out);
+    }
+    expect(ffasim(['diff', 'h16', ...args.slice(1, 5), '--without', 'zeroed-result'], dir).out).toMatch(
+      /DIVERGENCE in h16/,
+    );
+    for (let t = 0; t < 100 && w1.jobs() + w2.jobs() < 12; t++) await new Promise((ok) => setTimeout(ok, 20));
+    expect(w1.jobs() + w2.jobs()).toBe(3 + 4 + 1 + 1);
+    // The profile must be named: identify needs the tree on the coordinator's machine.
+    const noProfile = ffasim(['diff', '--kernel', tree, 'boot', '--queue', url], dir);
+    expect(noProfile.code).toBe(2);
+    expect(noProfile.err).toMatch(/--queue: name the profile/);
     w1.p.kill('SIGTERM');
     w2.p.kill('SIGTERM');
   }, 300_000);

@@ -16,9 +16,10 @@ import type { SeqInput, SeqResult } from '../check/campaign.ts';
 import { type RuleResult, runCheck } from '../check/conformance.ts';
 import { createProfile } from '../hyp/profiles.ts';
 import { UsageError } from './common.ts';
+import type { DiffJob, DiffJobResult } from './diff-cmd.ts';
 import { BatchExecutor, type BatchRunner, type CampaignSetup, split } from './fuzz-runners.ts';
 
-/** The queue every job goes to: campaign batches (`batch`) and check sweep cells (`check`). */
+/** The queue every job goes to: campaign batches (`batch`), check and diff sweep cells (`check`, `diff`). */
 export const QUEUE_NAME = 'ffasim';
 /** Sequences per job. */
 export const JOB_CHUNK = 16;
@@ -111,7 +112,7 @@ export class JobQueue {
   }
 
   /** Runs one job per entry of `data` (ids `${prefix}-${k}`) and returns their results in that order. */
-  async runAll<D, R>(name: 'batch' | 'check', prefix: string, data: readonly D[]): Promise<R[]> {
+  async runAll<D, R>(name: 'batch' | 'check' | 'diff', prefix: string, data: readonly D[]): Promise<R[]> {
     const jobs = await this.queue.addBulk(
       data.map((d, k) => ({ name, data: d, opts: { jobId: `${prefix}-${k}`, attempts: 3 } })),
     );
@@ -183,6 +184,16 @@ export async function runCheckJobs(url: string, cells: readonly CheckJob[]): Pro
   }
 }
 
+/** `diff --queue URL`: each subject on whichever worker takes it; the answers in subject order. */
+export async function runDiffJobs(url: string, jobs: readonly DiffJob[]): Promise<DiffJobResult[]> {
+  const q = await JobQueue.open(url);
+  try {
+    return await q.runAll<DiffJob, DiffJobResult>('diff', `diff-${randomUUID()}`, jobs);
+  } finally {
+    await q.close();
+  }
+}
+
 /** A `check` job: the rules of one profile (a pure function of the job's data). */
 export function runCheckJob(d: CheckJob): RuleResult[] {
   const rule = d.rule;
@@ -207,9 +218,17 @@ export async function startQueueWorker(
   const log = o.log ?? (() => {});
   const executors = new Map<string, BatchExecutor>();
   const lockDuration = o.lockMs ?? 30_000;
-  const worker = new Worker<BatchJob | CheckJob, SeqResult[] | RuleResult[]>(
+  const worker = new Worker<BatchJob | CheckJob | DiffJob, SeqResult[] | RuleResult[] | DiffJobResult>(
     QUEUE_NAME,
     async (job) => {
+      if (job.name === 'diff') {
+        const d = job.data as DiffJob;
+        log(
+          `job ${job.id}: diff ${d.kernel} ${d.subject.kind === 'fuzz' ? `fuzz seed ${d.subject.seed}` : d.subject.name}`,
+        );
+        const { runDiffJob } = await import('./diff-cmd.ts');
+        return runDiffJob(d);
+      }
       if (job.name === 'check') {
         log(`job ${job.id}: check ${(job.data as CheckJob).profile.base}`);
         return runCheckJob(job.data as CheckJob);
