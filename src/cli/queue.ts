@@ -116,7 +116,19 @@ export class JobQueue {
     const jobs = await this.queue.addBulk(
       data.map((d, k) => ({ name, data: d, opts: { jobId: `${prefix}-${k}`, attempts: 3 } })),
     );
-    const results = await Promise.all(jobs.map((j) => j.waitUntilFinished(this.events) as Promise<R>));
+    const results = await Promise.all(
+      jobs.map((j) =>
+        (j.waitUntilFinished(this.events) as Promise<R>).catch((e: unknown) => {
+          const why = e instanceof Error ? e.message : String(e);
+          // A job that runs longer than the worker's lock (its event loop busy with the job, so the lock is not
+          // renewed) looks like a dead worker's: after a few such returns BullMQ gives up on it.
+          const hint = /stalled/i.test(why)
+            ? ' (it ran longer than the workers lock a job: start `ffasim worker` with a larger --lock-ms)'
+            : '';
+          throw new UsageError(`--queue ${this.url}: job ${j.id} failed: ${why}${hint}`);
+        }),
+      ),
+    );
     await Promise.all(jobs.map((j) => j.remove()));
     return results;
   }
@@ -253,8 +265,17 @@ export async function startQueueWorker(
       concurrency: 1,
       lockDuration,
       stalledInterval: Math.max(500, Math.floor(lockDuration / 2)),
-      maxStalledCount: 100,
+      // A killed worker's job comes back once; more returns mean the job outlives the lock (the coordinator says so).
+      maxStalledCount: 3,
     },
+  );
+  // A job that outlived its lock was taken back; finishing it here then fails: one line, not a stack.
+  worker.on('error', (e) =>
+    log(
+      /Missing lock/.test(e.message)
+        ? `${e.message.replace(/\.\s*\w+$/, '')}: it ran longer than --lock-ms; another worker has it now`
+        : `error: ${e.message}`,
+    ),
   );
   await worker.waitUntilReady();
   return {
