@@ -73,15 +73,18 @@ type WireRecord = Omit<CallRecord, 'in' | 'out' | 'el3'> & {
   out?: string[];
   el3: { call: string[]; ret: string[] }[];
 };
-type WireReport = Omit<DivergenceReport, 'divergence'> & {
-  divergence: Omit<Divergence, 'a' | 'b'> & { a?: WireRecord; b?: WireRecord };
+/** A subject's result with its call records as `C` (JSON leaves out an undefined record). */
+type WithRecords<C> = Omit<SubjectResult, 'divergences'> & {
+  divergences: (Omit<DivergenceReport, 'divergence'> & {
+    divergence: Omit<Divergence, 'a' | 'b'> & { a: C | undefined; b: C | undefined };
+  })[];
 };
 
 /** A diff job's answer: which code the worker ran, and the subject's result (registers as hex). */
 export interface DiffJobResult {
   tree: string;
   code: string;
-  result: Omit<SubjectResult, 'divergences'> & { divergences: WireReport[] };
+  result: WithRecords<WireRecord>;
 }
 
 function recordToWire(c: CallRecord): WireRecord {
@@ -105,35 +108,15 @@ function recordFromWire(c: WireRecord): CallRecord {
   };
 }
 
-function resultToWire(r: SubjectResult): DiffJobResult['result'] {
+/** `r` with each divergence's two call records mapped by `f` (to the wire and back). */
+function mapRecords<A, B>(r: WithRecords<A>, f: (c: A) => B): WithRecords<B> {
   return {
     ...r,
     divergences: r.divergences.map((x) => {
       const { a, b, ...d } = x.divergence;
       return {
         ...x,
-        divergence: {
-          ...d,
-          ...(a === undefined ? {} : { a: recordToWire(a) }),
-          ...(b === undefined ? {} : { b: recordToWire(b) }),
-        },
-      };
-    }),
-  };
-}
-
-function resultFromWire(r: DiffJobResult['result']): SubjectResult {
-  return {
-    ...r,
-    divergences: r.divergences.map((x) => {
-      const { a, b, ...d } = x.divergence;
-      return {
-        ...x,
-        divergence: {
-          ...d,
-          a: a === undefined ? undefined : recordFromWire(a),
-          b: b === undefined ? undefined : recordFromWire(b),
-        },
+        divergence: { ...d, a: a === undefined ? undefined : f(a), b: b === undefined ? undefined : f(b) },
       };
     }),
   };
@@ -288,7 +271,7 @@ async function diffOnQueue(url: string, o: DiffOpts, subjects: readonly DiffSubj
   const real: DiffSide = { label: first.code, profile };
   return report(
     o,
-    answers.map((a) => resultFromWire(a.result)),
+    answers.map((a) => mapRecords(a.result, recordFromWire)),
     { tree: first.tree, code: first.code, profile, model, real, identified: '' },
   );
 }
@@ -373,7 +356,7 @@ export async function runDiffJob(d: DiffJob): Promise<DiffJobResult> {
       { label: `model ${profile.name}`, profile },
       { label: k.build.label, profile, hyp: k.hyp, linesHyp: lines.hyp },
     );
-    return { tree: k.build.tree, code: k.build.label, result: resultToWire(result) };
+    return { tree: k.build.tree, code: k.build.label, result: mapRecords(result, recordToWire) };
   } finally {
     lines.done();
   }
