@@ -105,7 +105,11 @@ export class Cursor {
     const e = this.region<Record<string, FieldValue>>(at, l.size, path);
     if (e) return e;
     const out: Record<string, FieldValue> = {};
+    // Reserved fields matter only to strict parsing and to the annotated dump: otherwise they are not read
+    // (no copy of a reserved byte array per descriptor on the proxy's hot path).
+    const skipMbz = !this.strict && this.rec === undefined;
     for (const f of l.fields) {
+      if (skipMbz && f.mbz === true) continue;
       const v = readField(this.view, at, f);
       out[f.name] = v;
       const bad = f.mbz === true && !isZeroValue(v);
