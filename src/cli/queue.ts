@@ -116,20 +116,23 @@ export class JobQueue {
     const jobs = await this.queue.addBulk(
       data.map((d, k) => ({ name, data: d, opts: { jobId: `${prefix}-${k}`, attempts: 3 } })),
     );
-    const results = await Promise.all(
-      jobs.map((j) =>
-        (j.waitUntilFinished(this.events) as Promise<R>).catch((e: unknown) => {
-          const why = e instanceof Error ? e.message : String(e);
-          // A job that runs longer than the worker's lock (its event loop busy with the job, so the lock is not
-          // renewed) looks like a dead worker's: after a few such returns BullMQ gives up on it.
-          const hint = /stalled/i.test(why)
-            ? ' (it ran longer than the workers lock a job: start `ffasim worker` with a larger --lock-ms)'
-            : '';
-          throw new UsageError(`--queue ${this.url}: job ${j.id} failed: ${why}${hint}`);
-        }),
-      ),
-    );
-    await Promise.all(jobs.map((j) => j.remove()));
+    const settled = await Promise.allSettled(jobs.map((j) => j.waitUntilFinished(this.events) as Promise<R>));
+    // Taken once: then gone from Redis, failed ones too (nothing of this run is left in the queue).
+    await Promise.all(jobs.map((j) => j.remove().catch(() => {})));
+    const results: R[] = [];
+    for (const [k, r] of settled.entries()) {
+      if (r.status === 'fulfilled') {
+        results.push(r.value);
+        continue;
+      }
+      const why = r.reason instanceof Error ? r.reason.message : String(r.reason);
+      // A job that runs longer than the worker's lock (its event loop busy with the job, so the lock is not
+      // renewed) looks like a dead worker's: after a few such returns BullMQ gives up on it.
+      const hint = /stalled/i.test(why)
+        ? ' (it ran longer than the workers lock a job: start `ffasim worker` with a larger --lock-ms)'
+        : '';
+      throw new UsageError(`--queue ${this.url}: job ${jobs[k]!.id} failed: ${why}${hint}`);
+    }
     return results;
   }
 
@@ -221,7 +224,7 @@ export interface WorkerOptions {
   log?: (line: string) => void;
 }
 
-/** `ffasim worker --queue URL`: runs campaign jobs until closed. */
+/** `ffasim worker --queue URL`: runs campaign batches and check/diff sweep cells until closed. */
 export async function startQueueWorker(
   url: string,
   o: WorkerOptions = {},

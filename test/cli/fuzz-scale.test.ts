@@ -230,6 +230,14 @@ describe.skipIf(redisBin === undefined)('fuzz --queue (BullMQ on Redis)', () => 
     const noProfile = ffasim(['diff', '--kernel', tree, 'boot', '--queue', url], dir);
     expect(noProfile.code).toBe(2);
     expect(noProfile.err).toMatch(/--queue: name the profile/);
+    // A tree the workers do not have: each job fails on them, and the coordinator says which and why.
+    const missing = join(dir, 'no-such-tree');
+    const noTree = ffasim(
+      ['diff', 'boot', '--kernel', missing, '--profile', 'linux-7.3', '--queue', url],
+      dir,
+    );
+    expect(noTree.code).toBe(2);
+    expect(noTree.err).toMatch(/--queue redis:\/\/127\.0\.0\.1:\d+: job diff-[\w-]+ failed: .*no-such-tree/);
     w1.p.kill('SIGTERM');
     w2.p.kill('SIGTERM');
   }, 300_000);
