@@ -286,6 +286,10 @@ export async function runFuzzCommand(o: FuzzCliOpts): Promise<number> {
   if (o.kernel !== undefined || o.sanitize !== undefined || o.coverage === true) {
     if (o.resume || calls !== undefined)
       throw new UsageError('--resume and --calls are model-mode campaign options (not with --kernel)');
+    if (o.workers !== undefined || o.queue !== undefined)
+      throw new UsageError(
+        `${o.workers !== undefined ? '--workers' : '--queue'} splits a model-mode campaign; with --kernel the real code runs in its own crash-isolated worker process`,
+      );
     // Kernel mode: the real ffa.c in a worker process that may crash (src/kernel/campaign.ts).
     const { runKernelFuzz } = await import('./kernel-fuzz-cmd.ts');
     return runKernelFuzz(o, { profile, config, seed, runs, time, format, hostile: spmc === 'hostile' });

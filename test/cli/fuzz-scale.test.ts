@@ -54,6 +54,10 @@ describe('fuzz --workers', () => {
     expect(Object.keys(fa).filter((n) => n.endsWith('.jsonl')).length).toBeGreaterThan(0);
     expect(folder(join(dir, 'two'))).toEqual(fa);
     expect(ffasim([...CAMPAIGN, '--workers', '0'], dir).code).toBe(2);
+    // Kernel mode has its own crash-isolated worker process: a split is refused, not ignored.
+    const k = ffasim(['fuzz', '--kernel', join(dir, 'tree'), '--workers', '2', '--runs', '3'], dir);
+    expect(k.code).toBe(2);
+    expect(k.err).toMatch(/--workers splits a model-mode campaign/);
   }, 300_000);
 });
 
