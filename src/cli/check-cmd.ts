@@ -64,11 +64,11 @@ export async function runCheckCommand(o: CheckOpts): Promise<number> {
   const filter = ruleFilter(o.rule);
   if (o.kernel !== undefined && names.length > 1)
     throw new UsageError('--kernel checks one tree against one profile: it does not go with --profile all');
-  // Kernel mode: sanitizers on unless --sanitize says otherwise (issue 12: default on for check and fuzz).
   if (o.kernel !== undefined && o.queue !== undefined)
     throw new UsageError(
       '--queue sweeps the model profiles: it does not go with --kernel (the tree is on this machine)',
     );
+  // Kernel mode: sanitizers on unless --sanitize says otherwise (issue 12: default on for check and fuzz).
   const k = await kernelMode(o, 4096, { sanitize: ['address', 'undefined'] });
   if (typeof k === 'number') return k;
   const hyp = k?.hyp;

@@ -59,7 +59,6 @@ export interface DiffOpts extends KernelCliOpts {
  */
 export interface DiffJob {
   kernel: string;
-  sanitize?: string[];
   profile: { base: string; with: string[]; without: string[] };
   subject:
     | { kind: 'scenario'; name: string; seed?: number; config?: WorldConfig }
@@ -246,18 +245,14 @@ async function diffOnQueue(url: string, o: DiffOpts, subjects: readonly DiffSubj
     throw new UsageError(
       '--queue: name the profile (--profile P): identify needs the tree on this machine (ffasim kernel identify)',
     );
-  if (o.coverage === true || o.stackInit !== undefined)
+  // A sanitizer build runs in a child with the runtime preloaded (src/kernel/run.ts): not inside a worker's jobs.
+  if (o.coverage === true || o.stackInit !== undefined || o.sanitize !== undefined)
     throw new UsageError(
-      '--queue: the workers build the tree as diff does (pattern stack fill, no coverage)',
+      '--queue: the workers build the tree as diff does by default (pattern stack fill, no sanitizers, no coverage)',
     );
   const profile = profileFrom(o);
-  const sanitize =
-    o.sanitize === undefined
-      ? undefined
-      : (Array.isArray(o.sanitize) ? o.sanitize : [o.sanitize]).flatMap((x) => x.split(','));
   const jobs: DiffJob[] = subjects.map((s) => ({
     kernel: o.kernel!,
-    ...(sanitize === undefined ? {} : { sanitize }),
     profile: { base: profile.base, ...profileDelta(profile) },
     subject: jobSubject(s),
   }));
@@ -319,22 +314,13 @@ const workerBuilds = new Map<string, Exclude<Awaited<ReturnType<typeof kernelMod
 export async function runDiffJob(d: DiffJob): Promise<DiffJobResult> {
   const config = d.subject.config;
   const pageSize = config?.pageSize ?? 4096;
-  const key = `${d.kernel}\u0000${pageSize}\u0000${(d.sanitize ?? []).join(',')}`;
+  const key = `${d.kernel}\u0000${pageSize}`;
   let k = workerBuilds.get(key);
   if (k === undefined) {
-    const m = await kernelMode(
-      {
-        kernel: d.kernel,
-        stackInit: 'pattern',
-        ...(d.sanitize === undefined ? {} : { sanitize: d.sanitize }),
-      },
-      pageSize,
-    );
-    if (m === undefined) throw new Error('diff job: no tree');
-    if (typeof m === 'number')
-      throw new Error(
-        `diff job: ${d.kernel} built with sanitizers needs their runtime loaded: start this worker the way \`ffasim diff --sanitize\` runs (exit ${m})`,
-      );
+    const m = await kernelMode({ kernel: d.kernel, stackInit: 'pattern' }, pageSize);
+    // No sanitizers, so no re-exec under their runtime (a number): the build runs in this worker.
+    if (m === undefined || typeof m === 'number')
+      throw new Error(`diff job: no in-process build of ${d.kernel}`);
     k = m;
     workerBuilds.set(key, k);
   }

@@ -403,7 +403,7 @@ export class Stage2 {
         const nc = fn(c);
         if (nc === c) return;
         if (seen !== undefined) {
-          const k = (c << 6) | nc;
+          const k = (c << 6) | nc; // codes are 6 bits (pack)
           if (seen.includes(k)) return;
           seen.push(k);
         }

@@ -234,6 +234,10 @@ describe.skipIf(redisBin === undefined)('fuzz --queue (BullMQ on Redis)', () => 
     const noProfile = ffasim(['diff', '--kernel', tree, 'boot', '--queue', url], dir);
     expect(noProfile.code).toBe(2);
     expect(noProfile.err).toMatch(/--queue: name the profile/);
+    // Sanitizer builds run under their preloaded runtime, not inside a worker's jobs: refused up front.
+    const san = ffasim(['diff', 'boot', ...args.slice(1, 5), '--sanitize', 'address', '--queue', url], dir);
+    expect(san.code).toBe(2);
+    expect(san.err).toMatch(/--queue: the workers build the tree as diff does by default/);
     // A tree the workers do not have: each job fails on them, and the coordinator says which and why.
     const missing = join(dir, 'no-such-tree');
     const noTree = ffasim(
