@@ -16,7 +16,7 @@ import type { DescVersion } from '../ffa/desc/types.ts';
 import { FFA } from '../ffa/ids.ts';
 import { PROFILES, type Profile } from '../hyp/profiles.ts';
 import { smcLine } from '../scenario/replay.ts';
-import { RegisterFile } from '../smccc/regs.ts';
+import { RegisterFile, u64Of } from '../smccc/regs.ts';
 import type { HostileConfig, Prng } from '../spmc/hostile.ts';
 import { defaultWorldConfig, type WorldConfig } from '../world/config.ts';
 import { BootedWorld, createWorld, type World, type WorldOptions } from '../world/world.ts';
@@ -248,7 +248,7 @@ export class FuzzRun {
         regs.w(0) === FFA.MEM_LEND64 ||
         regs.w(0) === FFA.MEM_FRAG_TX)
     ) {
-      this.handles.push((BigInt(out.w(3)) << 32n) | BigInt(out.w(2)));
+      this.handles.push(u64Of(out.w(2), out.w(3)));
     }
     this.onCall?.(regs, out, v);
     return v === undefined ? { out } : { out, v };

@@ -15,7 +15,7 @@
 import { FFA } from '../ffa/ids.ts';
 import { describeOob } from '../hyp/bufview.ts';
 import { type RunOptions, type RunResult, runScenario, type Scenario } from '../scenario/scenario.ts';
-import type { RegisterFile } from '../smccc/regs.ts';
+import { type RegisterFile, u64Of } from '../smccc/regs.ts';
 import type { HeldTransaction } from '../spmc/spmc.ts';
 import type { World } from '../world/world.ts';
 
@@ -231,7 +231,7 @@ export function checkCall(
   }
   // H18: a FRAG_TX the hyp answered DENIED leaves the earlier fragments' pages shared by design.
   if (regs.w(0) === FFA.MEM_FRAG_TX && out.w(0) === FFA.ERROR && (out.w(2) | 0) === -6) {
-    st.h18.add((BigInt(regs.w(2)) << 32n) | BigInt(regs.w(1)));
+    st.h18.add(u64Of(regs.w(1), regs.w(2)));
   }
   // I1/I4 can only change when page states or the SPMC's transactions did.
   if (w.stage2.changes === st.s2 && w.spmc.txChanges === st.tx) return undefined;

@@ -8,7 +8,7 @@
  * call does not define (upper halves of SMC32 arguments, unused registers, reserved bit fields, x8–x17).
  */
 import { isSmc64 } from '../smccc/fid.ts';
-import { RegisterFile } from '../smccc/regs.ts';
+import { RegisterFile, u64Of } from '../smccc/regs.ts';
 import { type FfaErrorName, ffaErrorName } from './errors.ts';
 import { FFA, FFA_FUNCTIONS, ffaFunctionById } from './ids.ts';
 import { fail, ok, type Result } from './result.ts';
@@ -268,7 +268,7 @@ export function decodeCall(regs: RegisterFile, opts: { strict?: boolean } = {}):
         args[f.name] = smc64 ? regs.x(f.reg) : BigInt(regs.w(f.reg));
         break;
       case 'handle':
-        args[f.name] = (BigInt(regs.w(f.reg + 1)) << 32n) | BigInt(regs.w(f.reg));
+        args[f.name] = u64Of(regs.w(f.reg), regs.w(f.reg + 1));
         break;
       case 'uuid4':
         args[f.name] = uuidFormat(
@@ -471,7 +471,7 @@ function successPayload(call: string, r: RegisterFile): Record<string, number | 
     case 'FFA_MEM_LEND':
     case 'FFA_MEM_DONATE':
     case 'FFA_MEM_FRAG_TX':
-      return { handle: (BigInt(r.w(3)) << 32n) | BigInt(r.w(2)) };
+      return { handle: u64Of(r.w(2), r.w(3)) };
     case 'FFA_PARTITION_INFO_GET':
       return { count: r.w(2), size: r.w(3) };
     case 'FFA_ID_GET':
@@ -546,14 +546,14 @@ export function decodeResult(
     case FFA.MEM_FRAG_RX:
       return ok({
         kind: 'MEM_FRAG_RX',
-        handle: (BigInt(regs.w(2)) << 32n) | BigInt(regs.w(1)),
+        handle: u64Of(regs.w(1), regs.w(2)),
         offset: regs.w(3),
         senderId: regs.w(4) >>> 16,
       });
     case FFA.MEM_FRAG_TX:
       return ok({
         kind: 'MEM_FRAG_TX',
-        handle: (BigInt(regs.w(2)) << 32n) | BigInt(regs.w(1)),
+        handle: u64Of(regs.w(1), regs.w(2)),
         length: regs.w(3),
         senderId: regs.w(4) >>> 16,
       });
@@ -585,7 +585,7 @@ export function decodeResult(
     case FFA.MSG_WAIT:
       return ok({ kind: 'MSG_WAIT', flags: regs.w(2) });
     case FFA.MEM_OP_PAUSE:
-      return ok({ kind: 'MEM_OP_PAUSE', handle: (BigInt(regs.w(2)) << 32n) | BigInt(regs.w(1)) });
+      return ok({ kind: 'MEM_OP_PAUSE', handle: u64Of(regs.w(1), regs.w(2)) });
     default:
       return ok({ kind: 'UNKNOWN', w0 });
   }

@@ -5,12 +5,12 @@
  * `smc`; results are values, never exceptions.
  */
 import {
-  buildMemTransactionInto,
   constituentsOffset,
+  DescBuffer,
   fragmentDescriptor,
   memTransaction,
-  memTransactionSize,
   parsePartitionInfo,
+  writeMemTransaction,
 } from '../ffa/desc/index.ts';
 import type { DescVersion, PartitionInfo } from '../ffa/desc/types.ts';
 import { ffaErrorName } from '../ffa/errors.ts';
@@ -18,7 +18,7 @@ import { FFA } from '../ffa/ids.ts';
 import { uuidParse, uuidToW4, uuidToX2 } from '../ffa/uuid.ts';
 import { FFA_VERSION_1_2, type VersionWord, versionMajor, versionMinor } from '../ffa/version.ts';
 import type { PhysMem } from '../mem/phys.ts';
-import { RegisterFile } from '../smccc/regs.ts';
+import { RegisterFile, u64Of } from '../smccc/regs.ts';
 import type { TraceSink } from '../trace/events.ts';
 
 /** Issues one SMC from the host CPU. */
@@ -90,7 +90,7 @@ export class HostDriver {
   /** FFA_RUN resumes performed by the last direct request. */
   lastResumes = 0;
   /** Reused descriptor buffer (grown on demand): avoids an off-heap allocation per share. */
-  private scratch = new Uint8Array(4096);
+  private readonly out = new DescBuffer(4096);
 
   constructor(o: HostDriverOptions) {
     this.o = o;
@@ -272,9 +272,7 @@ export class HostDriver {
       emadSize,
       ...(v !== '1.0' && this.q.emadOffset !== undefined ? { emadOffset: this.q.emadOffset } : {}),
     });
-    const size = memTransactionSize(tx);
-    if (this.scratch.length < size) this.scratch = new Uint8Array(size);
-    const bytes = buildMemTransactionInto(tx, this.scratch);
+    const bytes = writeMemTransaction(tx, this.out);
     const frags = fragmentDescriptor(bytes, this.rxtxBytes, constituentsOffset(tx));
     const smc64 = o.smc64 !== false;
     const fid =
@@ -288,7 +286,7 @@ export class HostDriver {
       // ffa_mem_first_frag / ffa_mem_next_frag accept only FFA_SUCCESS (SMC32) or FFA_MEM_FRAG_RX.
       if (r.w(0) === FFA.SUCCESS) {
         if (i < frags.length) return this.fail(r, 'SUCCESS before the last fragment');
-        const handle = (BigInt(r.w(3)) << 32n) | BigInt(r.w(2));
+        const handle = u64Of(r.w(2), r.w(3));
         if (frags.length > 1) this.note(`${kind} sent in ${frags.length} fragments`);
         return { ok: true, value: { handle, fragments: frags.length }, regs: r };
       }

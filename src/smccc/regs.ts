@@ -20,6 +20,14 @@ export const NUM_REGS = 18;
 export const U64_MASK = 0xffff_ffff_ffff_ffffn;
 const U32 = 0x1_0000_0000;
 
+/**
+ * The u64 `hi:lo` from two u32 halves (a handle split over w1/w2, an x-register's words): one bigint when the
+ * value fits in 53 bits, as nearly every modelled handle and address does, instead of three.
+ */
+export function u64Of(lo: number, hi: number): bigint {
+  return hi < 0x20_0000 ? BigInt(hi * U32 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
+}
+
 /** A value outside 0..2^64−1 given for a register. */
 export class RegisterRangeError extends RangeError {
   readonly code = 'REG_OUT_OF_RANGE';
@@ -69,7 +77,7 @@ export class RegisterFile {
 
   /** x[i] as a bigint. */
   x(i: number): bigint {
-    return (BigInt(this.words[2 * i + 1]!) << 32n) | BigInt(this.words[2 * i]!);
+    return u64Of(this.words[2 * i]!, this.words[2 * i + 1]!);
   }
 
   /** x[i] as a number when it fits in 53 bits, else undefined. */

@@ -6,13 +6,14 @@
  * special answer names its rule (./rules.ts: reason and source) in a `decision` event when a trace is attached.
  */
 import {
-  buildMemTransactionInto,
   buildPartitionInfo,
+  Cursor,
+  DescBuffer,
   headerSize,
   memTransaction,
-  memTransactionSize,
-  parseMemTransaction,
+  parseMemWith,
   parseSend2Header,
+  writeMemTransaction,
 } from '../ffa/desc/index.ts';
 import type { DescVersion, MemTransaction, PartitionInfo } from '../ffa/desc/types.ts';
 import { FFA_ERROR_CODES, type FfaErrorName } from '../ffa/errors.ts';
@@ -29,7 +30,7 @@ import {
 import { FFA_VERSION_1_2, type VersionWord, versionMajor, versionMinor } from '../ffa/version.ts';
 import type { PhysMem } from '../mem/phys.ts';
 import { isSmc64 } from '../smccc/fid.ts';
-import { RegisterFile } from '../smccc/regs.ts';
+import { RegisterFile, u64Of } from '../smccc/regs.ts';
 import { type Component, hopRegs, type TraceSink } from '../trace/events.ts';
 import { emitRule, type RuleArg, type RuleContext, type SecureRuleId } from './rules.ts';
 import type { PartitionConfig, PartitionContext, SPMCOptions, SPMCQuirks, SPMCTransaction } from './types.ts';
@@ -161,6 +162,11 @@ export class SPMC {
   private readonly responses = new Map<number | string, Uint8Array>();
   /** Reused buffers for whole-descriptor sends and retrieve responses (see buildMemTransactionInto). */
   private scratch = new Uint8Array(8192);
+  /** A view over `scratch`, kept beside it: the descriptor parser reads a whole-descriptor send through it. */
+  private scratchView = new DataView(this.scratch.buffer);
+  private readonly out = new DescBuffer(8192);
+  /** A retrieve request's header words (48 bytes: 12 words). */
+  private readonly hdrWords = new Uint32Array(12);
   private readonly bitmaps = new Map<
     number,
     { vcpus: number; bound: Map<number, number>; pending: bigint; pendingFrom: Map<number, number> }
@@ -846,7 +852,10 @@ export class SPMC {
     const version = descVersionOf(this.ns ?? this.version);
     // A whole descriptor is parsed from a reused buffer and only the parsed transaction is kept; a fragmented one
     // needs its own buffer until the last fragment arrives.
-    if (frag === total && this.scratch.length < total) this.scratch = new Uint8Array(total);
+    if (frag === total && this.scratch.length < total) {
+      this.scratch = new Uint8Array(total);
+      this.scratchView = new DataView(this.scratch.buffer);
+    }
     const buf = frag === total ? this.scratch.subarray(0, total) : new Uint8Array(total);
     this.mem.readInto(this.rxtx.tx, buf.subarray(0, frag));
     const t: Tx = {
@@ -907,7 +916,8 @@ export class SPMC {
 
   /** Semantic checks of a complete send (§9.3, §9.5); returns why it is refused, or undefined. */
   private validate(t: Tx): Refusal | undefined {
-    const r = parseMemTransaction(t.buf.subarray(0, t.total), t.version, {
+    const bytes = t.buf.subarray(0, t.total);
+    const r = parseMemWith(new Cursor(bytes, { view: this.scratchView }), t.version, {
       kind: 'send',
       exactLength: this.o.exactLength !== false,
     });
@@ -985,7 +995,7 @@ export class SPMC {
   }
 
   private fragTx(regs: RegisterFile): RegisterFile {
-    const handle = (BigInt(regs.w(2)) << 32n) | BigInt(regs.w(1));
+    const handle = u64Of(regs.w(1), regs.w(2));
     const len = regs.w(3);
     const t = this.txs.get(hkey(handle));
     // §9.5 #25
@@ -1038,15 +1048,16 @@ export class SPMC {
     const version = descVersionOf(this.ns ?? this.version);
     const H = headerSize(version);
     if (total < H) return this.reject('INVALID_PARAMETERS', 'spmc/retrieve/length', total);
-    // Read in place from the NS TX page (no copy, no view per call).
-    const tx = this.rxtx.tx;
-    const count = this.mem.uint(tx + 28, 4);
-    const handle = this.mem.u64(tx + 8);
+    // The header's words read in place from the NS TX page, in one frame lookup (no copy, no view per call).
+    const hw = this.hdrWords;
+    this.mem.words(this.rxtx.tx, H / 4, hw, 0);
+    const count = hw[7]!;
+    const handle = u64Of(hw[2]!, hw[3]!);
     // Only the hypervisor retrieve request (EMAD count 0, all but the handle 0) is valid from the NS endpoint:
     // no NS endpoint is a borrower here (§9.1; §9.5 #19).
     if (count !== 0) return this.reject('INVALID_PARAMETERS', 'spmc/retrieve/borrower-request', count);
     for (let i = 0; i < H; i += 4)
-      if ((i < 8 || i >= 16) && this.mem.uint(tx + i, 4) !== 0)
+      if ((i < 8 || i >= 16) && hw[i / 4] !== 0)
         return this.reject('INVALID_PARAMETERS', 'spmc/retrieve/mbz', i);
     const t = this.txs.get(hkey(handle));
     if (t === undefined) return this.reject('INVALID_PARAMETERS', 'spmc/retrieve/unknown-handle', handle);
@@ -1065,9 +1076,7 @@ export class SPMC {
       receivers: d.emads.map((e) => ({ endpointId: e.access.endpointId, permissions: e.access.permissions })),
       constituents: d.composite?.constituents ?? [],
     });
-    const size = memTransactionSize(resp);
-    if (this.scratch.length < size) this.scratch = new Uint8Array(size);
-    let bytes = buildMemTransactionInto(resp, this.scratch);
+    let bytes = writeMemTransaction(resp, this.out);
     let totalLen = bytes.length;
     let fragLen: number | undefined;
     if (this.q.retrieveResponse !== undefined) {
@@ -1085,7 +1094,7 @@ export class SPMC {
   }
 
   private fragRx(regs: RegisterFile): RegisterFile {
-    const handle = (BigInt(regs.w(2)) << 32n) | BigInt(regs.w(1));
+    const handle = u64Of(regs.w(1), regs.w(2));
     const offset = regs.w(3);
     const bytes = this.responses.get(hkey(handle));
     if (bytes === undefined) return this.reject('INVALID_PARAMETERS', 'spmc/frag-rx/unknown-handle', handle);
@@ -1111,7 +1120,7 @@ export class SPMC {
   }
 
   private reclaim(regs: RegisterFile): RegisterFile {
-    const handle = (BigInt(regs.w(2)) << 32n) | BigInt(regs.w(1));
+    const handle = u64Of(regs.w(1), regs.w(2));
     const flags = regs.w(3);
     if ((flags & ~3) !== 0) return this.reject('INVALID_PARAMETERS', 'spmc/reclaim/flags', flags);
     const t = this.txs.get(hkey(handle));
@@ -1150,7 +1159,7 @@ export class SPMC {
 
   private notification(regs: RegisterFile, fid: number): RegisterFile {
     const w1 = regs.w(1);
-    const bitmap = (BigInt(regs.w(4)) << 32n) | BigInt(regs.w(3));
+    const bitmap = u64Of(regs.w(3), regs.w(4));
     switch (fid) {
       case FFA.NOTIFICATION_BITMAP_CREATE: {
         const id = w1 & 0xffff;

@@ -6,14 +6,18 @@ import {
   buildPartitionInfo,
   buildRelinquish,
   buildSend2Header,
+  Cursor,
+  DescBuffer,
   fragmentDescriptor,
   hypRetrieveRequest,
   memTransaction,
   parseMemTransaction,
+  parseMemWith,
   parsePartitionInfo,
   parseRelinquish,
   parseSend2Header,
   reassemble,
+  writeMemTransaction,
 } from '../../src/ffa/desc/index.ts';
 import type { DescVersion } from '../../src/ffa/desc/types.ts';
 import { uuidParse } from '../../src/ffa/uuid.ts';
@@ -519,5 +523,46 @@ describe('descriptor fuzzing (bounded, deterministic)', () => {
       checkAll(b, n);
     }
     expect(n.count).toBeGreaterThanOrEqual(100_000);
+  });
+});
+
+describe('reused buffers: writeMemTransaction, Cursor views', () => {
+  const tx = (n: number) =>
+    memTransaction({
+      version: '1.2',
+      sender: 0,
+      attributes: 0x2f,
+      receivers: [{ endpointId: 0x8001, permissions: 2 }],
+      constituents: Array.from({ length: n }, (_, i) => ({
+        address: BigInt(0x1000 * (2 * i + 1)),
+        pageCount: 1,
+      })),
+    });
+
+  it('gives the bytes buildMemTransaction gives, growing the buffer and zeroing what a longer build left', () => {
+    const buf = new DescBuffer(64);
+    for (const n of [600, 1, 300, 2]) {
+      const bytes = writeMemTransaction(tx(n), buf);
+      expect(toHex(bytes)).toBe(toHex(buildMemTransaction(tx(n))));
+      expect(bytes.buffer).toBe(buf.u8.buffer);
+    }
+    expect(buf.u8.length).toBeGreaterThanOrEqual(96 + 600 * 16);
+  });
+
+  it('a Cursor reads through a kept view of the same bytes, and ignores any other view', () => {
+    const backing = new Uint8Array(8192);
+    const bytes = buildMemTransaction(tx(3));
+    backing.set(bytes);
+    const sub = backing.subarray(0, bytes.length);
+    const kept = new DataView(backing.buffer);
+    expect(new Cursor(sub, { view: kept }).view).toBe(kept);
+    const elsewhere = new DataView(new Uint8Array(8192).buffer);
+    const offset = new DataView(backing.buffer, 16);
+    for (const other of [elsewhere, offset]) expect(new Cursor(sub, { view: other }).view).not.toBe(other);
+    const r = parseMemWith(new Cursor(sub, { view: kept }), '1.2');
+    expect(r.ok && r.value.composite?.constituents.length).toBe(3);
+    // Bounded by the bytes, not the longer view: one byte short is refused.
+    const short = parseMemWith(new Cursor(backing.subarray(0, bytes.length - 1), { view: kept }), '1.2');
+    expect(short.ok).toBe(false);
   });
 });

@@ -239,6 +239,19 @@ export function isZeroValue(x: FieldValue): boolean {
   return x === 0 || x === 0n;
 }
 
+/**
+ * Several fields of a layout by name, looked up once (at module load): hot paths read and write through these
+ * specs, never by name per call. Throws for a name the layout does not have.
+ */
+export function fieldsOf<const N extends string>(
+  l: Layout,
+  names: readonly N[],
+): Readonly<Record<N, FieldSpec>> {
+  const out = {} as Record<N, FieldSpec>;
+  for (const n of names) out[n] = fieldOf(l, n);
+  return out;
+}
+
 export function fieldOf(l: Layout, name: string): FieldSpec {
   const f = l.fields.find((x) => x.name === name);
   if (f === undefined) throw new Error(`layout ${l.name} has no field ${name}`);

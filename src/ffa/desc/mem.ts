@@ -12,7 +12,7 @@ import {
   EMAD_V1_0,
   EMAD_V1_2,
   type FieldValue,
-  fieldOf,
+  fieldsOf,
   isZeroValue,
   type Layout,
   MEM_HEADER_V1_0,
@@ -20,7 +20,7 @@ import {
   readField,
   writeField,
 } from './layout.ts';
-import type { Composite, Constituent, DescVersion, EMAD, MemTransaction } from './types.ts';
+import type { Constituent, DescVersion, EMAD, MemTransaction } from './types.ts';
 
 /** An annotated field, recorded while parsing (for the dump and the web view's byte pane). */
 export interface Annotation {
@@ -33,8 +33,19 @@ export interface Annotation {
   mbzViolation?: boolean;
 }
 
-/** 2^52, hoisted: a bigint literal expression is re-evaluated on every use. */
+/** 2^52 and 2^64, hoisted: a bigint literal expression is re-evaluated on every use. */
 const TWO_52 = 1n << 52n;
+const TWO_64 = 1n << 64n;
+
+/** The fields the parser and builder read and write, looked up once. */
+const HDR_FIELDS = ['sender', 'attributes', 'flags', 'handle', 'tag', 'ep_count'] as const;
+const HDR_V1_0 = fieldsOf(MEM_HEADER_V1_0, HDR_FIELDS);
+const HDR_V1_1 = fieldsOf(MEM_HEADER_V1_1, [...HDR_FIELDS, 'ep_mem_size', 'ep_mem_offset']);
+const EMAD_FIELDS = ['endpoint', 'permissions', 'access_flags', 'composite_off'] as const;
+const EMAD_16 = fieldsOf(EMAD_V1_0, EMAD_FIELDS);
+const EMAD_32 = fieldsOf(EMAD_V1_2, [...EMAD_FIELDS, 'impdef']);
+const COMP = fieldsOf(COMPOSITE, ['total_pg_cnt', 'addr_range_cnt']);
+const CONST = fieldsOf(CONSTITUENT, ['address', 'pg_cnt']);
 
 /** Most constituents the parser walks (a 1 MiB descriptor holds 65 536); bounds every loop. */
 export const MAX_CONSTITUENTS = 65536;
@@ -66,9 +77,17 @@ export class Cursor {
   readonly rec: Annotation[] | undefined;
   readonly strict: boolean;
 
-  constructor(u8: Uint8Array, o: { strict?: boolean; record?: boolean } = {}) {
+  /**
+   * `o.view`: a DataView the caller keeps over the same bytes (same buffer and first byte, possibly longer), used
+   * instead of a new one per parse; any other view is ignored. Every read is bounded by `u8`'s length either way.
+   */
+  constructor(u8: Uint8Array, o: { strict?: boolean; record?: boolean; view?: DataView } = {}) {
     this.u8 = u8;
-    this.view = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
+    const v = o.view;
+    this.view =
+      v !== undefined && v.buffer === u8.buffer && v.byteOffset === u8.byteOffset && v.byteLength >= u8.length
+        ? v
+        : new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
     this.strict = o.strict === true;
     this.rec = o.record ? [] : undefined;
   }
@@ -93,6 +112,26 @@ export class Cursor {
       );
     }
     return undefined;
+  }
+
+  /**
+   * Checks a layout at `at` without building a record of it: its bounds, and, when strict or recording, every
+   * field (MBZ violations, annotations) through {@link struct}. The caller then reads the fields it needs through
+   * their specs. `index` names an array element (`emad[3]`); the path string is built only when it is used.
+   */
+  check<T>(
+    l: Layout,
+    at: number,
+    path: string,
+    group: Annotation['group'],
+    index?: number,
+  ): Result<T> | undefined {
+    if (!this.strict && this.rec === undefined) {
+      if (at >= 0 && at <= this.u8.length && l.size <= this.u8.length - at) return undefined;
+      return this.region<T>(at, l.size, index === undefined ? path : `${path}[${index}]`);
+    }
+    const r = this.struct(l, at, index === undefined ? path : `${path}[${index}]`, group);
+    return r.ok ? undefined : (r as Result<never>);
   }
 
   /** Reads a layout at `at` (bounds-checked), recording each field; MBZ violations fail in strict mode. */
@@ -172,26 +211,32 @@ export function parseMemWith(
   const kind = opts.kind ?? 'send';
   const len = c.u8.length;
   const H = headerSize(version);
-  const hr = c.struct(version === '1.0' ? MEM_HEADER_V1_0 : MEM_HEADER_V1_1, 0, 'header', 'header');
-  if (!hr.ok) return hr;
-  const h = hr.value;
-  const count = num(h.ep_count);
+  const he = c.check<MemTransaction>(
+    version === '1.0' ? MEM_HEADER_V1_0 : MEM_HEADER_V1_1,
+    0,
+    'header',
+    'header',
+  );
+  if (he) return he;
+  const v = c.view;
+  const hf = version === '1.0' ? HDR_V1_0 : HDR_V1_1;
+  const count = num(readField(v, 0, hf.ep_count));
   let emadSize: number;
   let emadOffset: number;
   if (version === '1.0') {
     emadSize = 16;
     emadOffset = 32;
   } else {
-    emadSize = num(h.ep_mem_size);
-    emadOffset = num(h.ep_mem_offset);
+    emadSize = num(readField(v, 0, HDR_V1_1.ep_mem_size));
+    emadOffset = num(readField(v, 0, HDR_V1_1.ep_mem_offset));
   }
   const header = (emads: EMAD[]): MemTransaction => ({
     version,
-    sender: num(h.sender),
-    attributes: num(h.attributes),
-    flags: num(h.flags),
-    handle: big(h.handle),
-    tag: big(h.tag),
+    sender: num(readField(v, 0, hf.sender)),
+    attributes: num(readField(v, 0, hf.attributes)),
+    flags: num(readField(v, 0, hf.flags)),
+    handle: big(readField(v, 0, hf.handle)),
+    tag: big(readField(v, 0, hf.tag)),
     emadSize,
     emadOffset,
     emads,
@@ -263,16 +308,22 @@ export function parseMemWith(
   const re = c.region<MemTransaction>(emadOffset, count * emadSize, 'emad[]');
   if (re) return re;
   const el = emadSize === 32 ? EMAD_V1_2 : EMAD_V1_0;
+  const ef = emadSize === 32 ? EMAD_32 : EMAD_16;
   const emads: EMAD[] = [];
   for (let i = 0; i < count; i++) {
-    const r = c.struct(el, emadOffset + i * emadSize, `emad[${i}]`, 'emad');
-    if (!r.ok) return r;
-    const e = r.value;
-    emads.push({
-      access: { endpointId: num(e.endpoint), permissions: num(e.permissions), flags: num(e.access_flags) },
-      compositeOffset: num(e.composite_off),
-      ...(emadSize === 32 ? { impdef: e.impdef as Uint8Array } : {}),
-    });
+    const ea = emadOffset + i * emadSize;
+    const ee = c.check<MemTransaction>(el, ea, 'emad', 'emad', i);
+    if (ee) return ee;
+    const e: EMAD = {
+      access: {
+        endpointId: num(readField(v, ea, ef.endpoint)),
+        permissions: num(readField(v, ea, ef.permissions)),
+        flags: num(readField(v, ea, ef.access_flags)),
+      },
+      compositeOffset: num(readField(v, ea, ef.composite_off)),
+    };
+    if (emadSize === 32) e.impdef = readField(v, ea, EMAD_32.impdef) as Uint8Array;
+    emads.push(e);
   }
   const tx = header(emads);
   if (c.strict) {
@@ -335,10 +386,10 @@ export function parseMemWith(
       String(off),
     );
   }
-  const cr = c.struct(COMPOSITE, off, 'composite', 'composite');
-  if (!cr.ok) return cr;
-  const total = num(cr.value.total_pg_cnt);
-  const n = num(cr.value.addr_range_cnt);
+  const ce = c.check<MemTransaction>(COMPOSITE, off, 'composite', 'composite');
+  if (ce) return ce;
+  const total = num(readField(v, off, COMP.total_pg_cnt));
+  const n = num(readField(v, off, COMP.addr_range_cnt));
   const room = Math.floor((len - off - 16) / 16);
   if (kind === 'send' && opts.exactLength !== false && ((len - off - 16) % 16 !== 0 || room !== n)) {
     return fail(
@@ -371,17 +422,19 @@ export function parseMemWith(
     if (
       c.rec === undefined &&
       base + 16 <= c.u8.length &&
-      (!c.strict || c.view.getUint32(base + 12, true) === 0)
+      (!c.strict || v.getUint32(base + 12, true) === 0)
     ) {
-      address = c.view.getBigUint64(base, true);
-      pageCount = c.view.getUint32(base + 8, true);
+      address = v.getBigUint64(base, true);
+      pageCount = v.getUint32(base + 8, true);
     } else {
-      const r = c.struct(CONSTITUENT, base, `constituent[${i}]`, 'constituent');
-      if (!r.ok) return r;
-      address = big(r.value.address);
-      pageCount = num(r.value.pg_cnt);
+      const ke = c.check<MemTransaction>(CONSTITUENT, base, 'constituent', 'constituent', i);
+      if (ke) return ke;
+      address = big(readField(v, base, CONST.address));
+      pageCount = num(readField(v, base, CONST.pg_cnt));
     }
-    if (address % 4096n !== 0n) {
+    // The low word holds the alignment and the high word decides whether the end can pass 2^64 (pages × 4 KiB
+    // < 2^44): both tested as numbers, the bigint arithmetic only for an address in the top 2^44 bytes.
+    if ((v.getUint32(base, true) & 0xfff) !== 0) {
       return fail(
         'DESC_MISALIGNED',
         'Descriptor.Misaligned',
@@ -401,7 +454,7 @@ export function parseMemWith(
         '0',
       );
     }
-    if (address + BigInt(pageCount) * 4096n > 1n << 64n) {
+    if (v.getUint32(base + 4, true) >= 0xfffff000 && address + BigInt(pageCount) * 4096n > TWO_64) {
       return fail(
         'DESC_OVERFLOW',
         'Descriptor.Overflow',
@@ -438,8 +491,8 @@ export function parseMemWith(
       );
     }
   }
-  const composite: Composite = { totalPageCount: total, constituents };
-  return ok({ ...tx, composite });
+  tx.composite = { totalPageCount: total, constituents };
+  return ok(tx);
 }
 
 const RULE_ERRORS = {
@@ -664,58 +717,99 @@ export function buildMemTransaction(tx: MemTransaction): Uint8Array {
 
 /**
  * Builds into a caller-owned buffer (zeroed first) and returns the view of the descriptor's bytes. Hot paths use
- * it with a reused scratch buffer: V8 gives every typed array over 64 bytes an off-heap backing store, which costs
- * microseconds per allocation (docs/register-file.md).
+ * {@link writeMemTransaction} with a reused {@link DescBuffer} instead: V8 gives every typed array over 64 bytes an
+ * off-heap backing store, which costs microseconds per allocation (docs/register-file.md), and even a DataView
+ * or a subarray over a reused buffer costs a few hundred nanoseconds per build.
  * @throws RangeError for an invalid value or a buffer smaller than the descriptor.
  */
 export function buildMemTransactionInto(tx: MemTransaction, into: Uint8Array): Uint8Array {
+  const size = checkedSize(tx);
+  if (into.length < size)
+    throw new RangeError(`buffer of ${into.length} bytes for a ${size}-byte descriptor`);
+  writeMemTo(tx, into, new DataView(into.buffer, into.byteOffset, size), size);
+  return into.subarray(0, size);
+}
+
+/** A reusable output buffer for descriptor builds: its bytes and one DataView over them, grown on demand. */
+export class DescBuffer {
+  u8: Uint8Array;
+  view: DataView;
+
+  constructor(size = 4096) {
+    this.u8 = new Uint8Array(size);
+    this.view = new DataView(this.u8.buffer);
+  }
+
+  /** At least `n` bytes (a regrown buffer does not keep the old contents). */
+  reserve(n: number): void {
+    if (this.u8.length >= n) return;
+    this.u8 = new Uint8Array(Math.max(n, 2 * this.u8.length));
+    this.view = new DataView(this.u8.buffer);
+  }
+}
+
+/**
+ * Writes `tx` at the start of `into` (grown as needed, the descriptor's bytes zeroed first) and returns the
+ * descriptor's bytes: a view of `into`, valid until its next write.
+ * @throws RangeError for an invalid value.
+ */
+export function writeMemTransaction(tx: MemTransaction, into: DescBuffer): Uint8Array {
+  const size = checkedSize(tx);
+  into.reserve(size);
+  writeMemTo(tx, into.u8, into.view, size);
+  return into.u8.subarray(0, size);
+}
+
+/** The size of `tx` once its shape is checked (EMAD size and placement, composite placement). */
+function checkedSize(tx: MemTransaction): number {
   const H = headerSize(tx.version);
   if (tx.version === '1.0' && (tx.emadOffset !== 32 || tx.emadSize !== 16))
     throw new RangeError('v1.0 EMADs are 16 bytes at offset 32');
   if (tx.emadSize !== 16 && tx.emadSize !== 32) throw new RangeError(`EMAD size ${tx.emadSize}`);
   if (tx.emads.length > 0 && tx.emadOffset < H) throw new RangeError('EMAD array overlaps the header');
-  const size = memTransactionSize(tx);
-  if (into.length < size)
-    throw new RangeError(`buffer of ${into.length} bytes for a ${size}-byte descriptor`);
-  const out = into.subarray(0, size);
-  out.fill(0);
-  const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  const hl = tx.version === '1.0' ? MEM_HEADER_V1_0 : MEM_HEADER_V1_1;
-  writeField(v, 0, fieldOf(hl, 'sender'), tx.sender);
-  writeField(v, 0, fieldOf(hl, 'attributes'), tx.attributes);
-  writeField(v, 0, fieldOf(hl, 'flags'), tx.flags);
-  writeField(v, 0, fieldOf(hl, 'handle'), tx.handle);
-  writeField(v, 0, fieldOf(hl, 'tag'), tx.tag);
-  writeField(v, 0, fieldOf(hl, 'ep_count'), tx.emads.length);
+  if (
+    tx.composite !== undefined &&
+    (tx.emads[0]?.compositeOffset ?? 0) < tx.emadOffset + tx.emads.length * tx.emadSize
+  )
+    throw new RangeError('composite overlaps the EMAD array');
+  return memTransactionSize(tx);
+}
+
+/** Writes a checked `tx` of `size` bytes into `u8` through `v` (a view from byte 0 of `u8`). */
+function writeMemTo(tx: MemTransaction, u8: Uint8Array, v: DataView, size: number): void {
+  u8.fill(0, 0, size);
+  const hf = tx.version === '1.0' ? HDR_V1_0 : HDR_V1_1;
+  writeField(v, 0, hf.sender, tx.sender);
+  writeField(v, 0, hf.attributes, tx.attributes);
+  writeField(v, 0, hf.flags, tx.flags);
+  writeField(v, 0, hf.handle, tx.handle);
+  writeField(v, 0, hf.tag, tx.tag);
+  writeField(v, 0, hf.ep_count, tx.emads.length);
   if (tx.version !== '1.0') {
-    writeField(v, 0, fieldOf(hl, 'ep_mem_size'), tx.emadSize);
-    writeField(v, 0, fieldOf(hl, 'ep_mem_offset'), tx.emadOffset);
+    writeField(v, 0, HDR_V1_1.ep_mem_size, tx.emadSize);
+    writeField(v, 0, HDR_V1_1.ep_mem_offset, tx.emadOffset);
   }
-  const el = tx.emadSize === 32 ? EMAD_V1_2 : EMAD_V1_0;
-  tx.emads.forEach((e, i) => {
+  const ef = tx.emadSize === 32 ? EMAD_32 : EMAD_16;
+  for (let i = 0; i < tx.emads.length; i++) {
+    const e = tx.emads[i]!;
     const at = tx.emadOffset + i * tx.emadSize;
-    writeField(v, at, fieldOf(el, 'endpoint'), e.access.endpointId);
-    writeField(v, at, fieldOf(el, 'permissions'), e.access.permissions);
-    writeField(v, at, fieldOf(el, 'access_flags'), e.access.flags);
-    writeField(v, at, fieldOf(el, 'composite_off'), e.compositeOffset);
-    if (tx.emadSize === 32 && e.impdef !== undefined)
-      writeField(v, at, fieldOf(EMAD_V1_2, 'impdef'), e.impdef);
-  });
+    writeField(v, at, ef.endpoint, e.access.endpointId);
+    writeField(v, at, ef.permissions, e.access.permissions);
+    writeField(v, at, ef.access_flags, e.access.flags);
+    writeField(v, at, ef.composite_off, e.compositeOffset);
+    if (tx.emadSize === 32 && e.impdef !== undefined) writeField(v, at, EMAD_32.impdef, e.impdef);
+  }
   if (tx.composite !== undefined) {
     const off = tx.emads[0]?.compositeOffset ?? 0;
-    if (off < tx.emadOffset + tx.emads.length * tx.emadSize)
-      throw new RangeError('composite overlaps the EMAD array');
-    writeField(v, off, fieldOf(COMPOSITE, 'total_pg_cnt'), tx.composite.totalPageCount);
-    writeField(v, off, fieldOf(COMPOSITE, 'addr_range_cnt'), tx.composite.constituents.length);
-    // Field specs looked up once, not per constituent (a fragmented share writes thousands).
-    const fAddress = fieldOf(CONSTITUENT, 'address');
-    const fPages = fieldOf(CONSTITUENT, 'pg_cnt');
-    tx.composite.constituents.forEach((k, i) => {
-      writeField(v, off + 16 + 16 * i, fAddress, k.address);
-      writeField(v, off + 16 + 16 * i, fPages, k.pageCount);
-    });
+    const ks = tx.composite.constituents;
+    writeField(v, off, COMP.total_pg_cnt, tx.composite.totalPageCount);
+    writeField(v, off, COMP.addr_range_cnt, ks.length);
+    for (let i = 0; i < ks.length; i++) {
+      const k = ks[i]!;
+      writeField(v, off + 16 + 16 * i, CONST.address, k.address);
+      writeField(v, off + 16 + 16 * i, CONST.pg_cnt, k.pageCount);
+    }
   }
-  return out;
 }
 
 /** Options of {@link memTransaction}. */
