@@ -15,7 +15,7 @@
 import { FFA } from '../ffa/ids.ts';
 import { describeOob } from '../hyp/bufview.ts';
 import { type RunOptions, type RunResult, runScenario, type Scenario } from '../scenario/scenario.ts';
-import { type RegisterFile, u64Of } from '../smccc/regs.ts';
+import { hi32, lo32, type RegisterFile, u64Of } from '../smccc/regs.ts';
 import type { HeldTransaction } from '../spmc/spmc.ts';
 import type { World } from '../world/world.ts';
 
@@ -252,7 +252,7 @@ export function checkReclaimable(
   // The list is the SPMC's view as it stood before the reclaims below (they build a new one, not change it).
   for (const t of w.spmc.completeTransactions()) {
     if (t.retrieved > 0 || st.h18.has(t.handle)) continue;
-    const out = smc([FFA.MEM_RECLAIM, Number(t.handle & 0xffff_ffffn), Number(t.handle >> 32n), 0]);
+    const out = smc([FFA.MEM_RECLAIM, lo32(t.handle), hi32(t.handle), 0]);
     if (out.w(0) !== FFA.SUCCESS) {
       return {
         invariant: 'I7',

@@ -18,7 +18,7 @@ import { FFA } from '../ffa/ids.ts';
 import { uuidParse, uuidToW4, uuidToX2 } from '../ffa/uuid.ts';
 import { FFA_VERSION_1_2, type VersionWord, versionMajor, versionMinor } from '../ffa/version.ts';
 import type { PhysMem } from '../mem/phys.ts';
-import { RegisterFile, u64Of } from '../smccc/regs.ts';
+import { hi32, lo32, RegisterFile, u64Of } from '../smccc/regs.ts';
 import type { TraceSink } from '../trace/events.ts';
 
 /** Issues one SMC from the host CPU. */
@@ -301,12 +301,7 @@ export class HostDriver {
   }
 
   memReclaim(handle: bigint, flags = 0): HostResult<void> {
-    const r = this.call([
-      FFA.MEM_RECLAIM,
-      Number(handle & 0xffff_ffffn),
-      Number((handle >> 32n) & 0xffff_ffffn),
-      flags,
-    ]);
+    const r = this.call([FFA.MEM_RECLAIM, lo32(handle), hi32(handle), flags]);
     return r.w(0) === FFA.SUCCESS ? { ok: true, value: undefined, regs: r } : this.fail(r);
   }
 

@@ -960,7 +960,10 @@ export class FfaProxy {
         'handle',
         'mem-xfer/ok',
         'base',
-        `${ranges.length} range(s) SHARED_OWNED; reissued as ${fn64 === FFA.MEM_SHARE64 ? 'FFA_FN64_MEM_SHARE' : 'FFA_FN64_MEM_LEND'}`,
+        // Texts only for a trace (decide drops them otherwise; building one costs more than the rule).
+        this.trace === undefined
+          ? ''
+          : `${ranges.length} range(s) SHARED_OWNED; reissued as ${fn64 === FFA.MEM_SHARE64 ? 'FFA_FN64_MEM_SHARE' : 'FFA_FN64_MEM_LEND'}`,
         S,
       );
     }
@@ -1357,7 +1360,9 @@ export class FfaProxy {
       'handle',
       'reclaim/ok',
       'base',
-      `SPMC reclaimed; ${un.ok ? ranges.length : un.index} range(s) back to OWNED`,
+      this.trace === undefined
+        ? ''
+        : `SPMC reclaimed; ${un.ok ? ranges.length : un.index} range(s) back to OWNED`,
       S,
     );
     this.setRetval(host, res);

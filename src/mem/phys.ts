@@ -166,7 +166,8 @@ export class PhysMem {
         f = this.newFrame();
         this.frames.set(frame, f);
       }
-      f.set(bytes.subarray(done, done + n), off);
+      // The whole of `bytes` in one frame (nearly every write): no subarray.
+      f.set(n === bytes.length ? bytes : bytes.subarray(done, done + n), off);
       done += n;
     }
   }
@@ -192,7 +193,14 @@ export class PhysMem {
       const n = Math.min(FRAME_SIZE - off, len - done);
       const f = this.frames.get(frame);
       if (f === undefined) this.fill(dst + done, n, 0);
-      else this.write(dst + done, f.subarray(off, off + n));
+      else {
+        const d = dst + done;
+        const doff = d & FRAME_MASK;
+        const df = doff <= FRAME_SIZE - n ? this.frames.get(Math.floor(d / FRAME_SIZE)) : undefined;
+        // Source and destination chunks each in one frame that exists (the mailbox copies): frame to frame.
+        if (df !== undefined) df.set(f.subarray(off, off + n), doff);
+        else this.write(d, f.subarray(off, off + n));
+      }
       done += n;
     }
   }

@@ -28,6 +28,18 @@ export function u64Of(lo: number, hi: number): bigint {
   return hi < 0x20_0000 ? BigInt(hi * U32 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
 }
 
+/** The low 32 bits of `v` (two's complement for a negative), with no bigint arithmetic when `v` is below 2^53. */
+export function lo32(v: bigint): number {
+  const n = Number(v);
+  return Number.isSafeInteger(n) && n >= 0 ? n >>> 0 : Number(BigInt.asUintN(32, v));
+}
+
+/** Bits 63:32 of `v` (two's complement for a negative), with no bigint arithmetic when `v` is below 2^53. */
+export function hi32(v: bigint): number {
+  const n = Number(v);
+  return Number.isSafeInteger(n) && n >= 0 ? Math.floor(n / U32) : Number(BigInt.asUintN(32, v >> 32n));
+}
+
 /** A value outside 0..2^64−1 given for a register. */
 export class RegisterRangeError extends RangeError {
   readonly code = 'REG_OUT_OF_RANGE';

@@ -30,7 +30,7 @@ import {
 import { FFA_VERSION_1_2, type VersionWord, versionMajor, versionMinor } from '../ffa/version.ts';
 import type { PhysMem } from '../mem/phys.ts';
 import { isSmc64 } from '../smccc/fid.ts';
-import { RegisterFile, u64Of } from '../smccc/regs.ts';
+import { hi32, lo32, RegisterFile, u64Of } from '../smccc/regs.ts';
 import { type Component, hopRegs, type TraceSink } from '../trace/events.ts';
 import { emitRule, type RuleArg, type RuleContext, type SecureRuleId } from './rules.ts';
 import type { PartitionConfig, PartitionContext, SPMCOptions, SPMCQuirks, SPMCTransaction } from './types.ts';
@@ -87,8 +87,8 @@ function introducedIn(
   return hit.smc64 && hit.fn.since64 !== undefined ? hit.fn.since64 : hit.fn.since;
 }
 
-const minorName = (v: VersionWord): FfaMinor =>
-  (['1.0', '1.1', '1.2', '1.3'][Math.min(versionMinor(v), 3)] ?? '1.0') as FfaMinor;
+const MINORS: readonly FfaMinor[] = ['1.0', '1.1', '1.2', '1.3'];
+const minorName = (v: VersionWord): FfaMinor => MINORS[Math.min(versionMinor(v), 3)] ?? '1.0';
 
 function descVersionOf(v: VersionWord): DescVersion {
   const m = versionMinor(v);
@@ -882,8 +882,8 @@ export class SPMC {
         this.decide('spmc/quirk/frag-rx-offset-skew', undefined, off >>> 0, frag);
       return new RegisterFile()
         .setW(0, FFA.MEM_FRAG_RX)
-        .setPair(1, Number(t.handle & 0xffff_ffffn), 0)
-        .setW(2, Number(t.handle >> 32n))
+        .setPair(1, lo32(t.handle), 0)
+        .setW(2, hi32(t.handle))
         .setW(3, off >>> 0);
     }
     const e = this.validate(t);
@@ -905,7 +905,7 @@ export class SPMC {
   private sendSuccess(handle: bigint): RegisterFile {
     if (this.q.shareSuccess64) this.decide('spmc/quirk/share-success64');
     const out = new RegisterFile().setW(0, this.q.shareSuccess64 ? FFA.SUCCESS64 : FFA.SUCCESS);
-    out.setW(2, Number(handle & 0xffff_ffffn)).setW(3, Number(handle >> 32n));
+    out.setW(2, lo32(handle)).setW(3, hi32(handle));
     return out;
   }
 
@@ -930,12 +930,13 @@ export class SPMC {
     if (d.sender !== 0) return { code: 'DENIED', rule: 'spmc/mem-send/sender', a: d.sender };
     if (t.kind === 'donate' && d.emads.length !== 1)
       return { code: 'INVALID_PARAMETERS', rule: 'spmc/mem-send/donate-receivers', a: d.emads.length };
-    const seen = new Set<number>();
+    // One receiver (nearly every send) cannot repeat itself: no set for it.
+    const seen = d.emads.length > 1 ? new Set<number>() : undefined;
     for (const e of d.emads) {
       const id = e.access.endpointId;
-      if (id === d.sender || seen.has(id) || this.parts.every((p) => p.cfg.id !== id))
+      if (id === d.sender || seen?.has(id) === true || !this.parts.some((p) => p.cfg.id === id))
         return { code: 'INVALID_PARAMETERS', rule: 'spmc/mem-send/receiver', a: id }; // #14
-      seen.add(id);
+      seen?.add(id);
       const data = e.access.permissions & 3;
       const instr = (e.access.permissions >> 2) & 3;
       if ((e.access.permissions & 0xf0) !== 0 || e.access.flags !== 0)

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RegisterFile, u64Of } from '../../src/smccc/regs.ts';
+import { hi32, lo32, RegisterFile, u64Of } from '../../src/smccc/regs.ts';
 
 describe('u64Of: a u64 from two u32 halves', () => {
   const u32 = fc.oneof(
@@ -16,6 +16,36 @@ describe('u64Of: a u64 from two u32 halves', () => {
         expect(new RegisterFile().setPair(5, lo, hi).x(5)).toBe(want);
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('lo32 / hi32: the halves of a bigint', () => {
+  it('equal the masked bigint arithmetic for any value, negatives and values past 2^64 included', () => {
+    const edge = fc.constantFrom(
+      0n,
+      1n,
+      (1n << 32n) - 1n,
+      1n << 32n,
+      (1n << 53n) - 1n,
+      1n << 53n,
+      (1n << 64n) - 1n,
+      -1n,
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          edge,
+          fc.bigInt({ min: -(1n << 70n), max: 1n << 70n }),
+          fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+        ),
+        (v) => {
+          expect(lo32(v)).toBe(Number(BigInt.asUintN(32, v)));
+          expect(hi32(v)).toBe(Number(BigInt.asUintN(32, v >> 32n)));
+          expect(u64Of(lo32(v), hi32(v))).toBe(BigInt.asUintN(64, v));
+        },
+      ),
+      { numRuns: 3000 },
     );
   });
 });
