@@ -260,7 +260,7 @@ export function checkReclaimable(
       };
     }
     const ps = w.config.pageSize;
-    if (!someStillShared(w, t)) continue;
+    if (!someStillShared(w, t, st.holdings.get(t.constituents) ?? holdingRanges(w, t))) continue;
     for (const c of t.constituents) {
       const start = Number(c.address);
       const first = Math.floor(start / ps);
@@ -279,34 +279,24 @@ export function checkReclaimable(
 
 /**
  * Whether some page the reclaim walk of {@link checkReclaimable} looks at is still SHARED_OWNED: the same pages
- * (per constituent, [first, last]), tested per run of adjacent constituents — one test for the fuzzer's
- * 2 300-constituent share instead of 2 300. The walk itself runs only to name the page.
+ * (per constituent, [first, last]), tested per merged run of adjacent constituents, the runs
+ * {@link holdingRanges} found for I1 (one test for the fuzzer's 2 300-constituent share instead of 2 300). A
+ * constituent beyond 2^52, where the pfn arithmetic is inexact, is tested alone, exactly as the walk does. The
+ * walk itself runs only to name the page.
  */
-function someStillShared(w: World, t: HeldTransaction): boolean {
+function someStillShared(w: World, t: HeldTransaction, h: HoldingVerdict): boolean {
+  for (let i = 0; i < h.merged.length; i += 2)
+    if (w.stage2.someHost(h.merged[i]!, h.merged[i + 1]! - h.merged[i]!, 'SHARED_OWNED')) return true;
+  if (!h.outside) return false;
   const ps = w.config.pageSize;
-  let from = 0;
-  let to = 0;
   for (const c of t.constituents) {
+    if (c.pageCount === 0 || c.address < PA_LIMIT) continue;
     const start = Number(c.address);
     const first = Math.floor(start / ps);
     const last = Math.floor((start + c.pageCount * 4096 - 1) / ps);
-    // Beyond 2^52 the pfn arithmetic is inexact: tested alone, exactly as the walk does.
-    if (c.address >= PA_LIMIT) {
-      if (w.stage2.someHost(first, last - first + 1, 'SHARED_OWNED')) return true;
-      continue;
-    }
-    const end = last + 1;
-    if (end <= first) continue; // no page
-    if (to > from && first <= to && end >= from) {
-      from = Math.min(from, first);
-      to = Math.max(to, end);
-      continue;
-    }
-    if (to > from && w.stage2.someHost(from, to - from, 'SHARED_OWNED')) return true;
-    from = first;
-    to = end;
+    if (w.stage2.someHost(first, last - first + 1, 'SHARED_OWNED')) return true;
   }
-  return to > from && w.stage2.someHost(from, to - from, 'SHARED_OWNED');
+  return false;
 }
 
 /**

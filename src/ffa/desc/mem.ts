@@ -413,6 +413,12 @@ export function parseMemWith(
   }
   const constituents: Constituent[] = [];
   let sum = 0;
+  // Overlap: ascending input below 2^52 (what drivers send) is decided in this loop, each start against the
+  // previous end, as numbers from the view; anything else goes through firstOverlap's sort (the same answer).
+  let ascending = true;
+  let prevStart = -1;
+  let prevEnd = 0;
+  let overlap: [number, number] | undefined;
   for (let i = 0; i < n; i++) {
     const base = off + 16 + 16 * i;
     let address: bigint;
@@ -466,6 +472,16 @@ export function parseMemWith(
     }
     sum += pageCount;
     constituents.push({ address, pageCount });
+    if (ascending) {
+      const hiWord = v.getUint32(base + 4, true);
+      const start = hiWord * 0x1_0000_0000 + v.getUint32(base, true);
+      if (hiWord >= 0x10_0000 || start < prevStart) ascending = false;
+      else {
+        if (overlap === undefined && prevEnd > start) overlap = [i - 1, i];
+        prevStart = start;
+        prevEnd = start + pageCount * 4096;
+      }
+    }
   }
   if (sum !== total) {
     return fail(
@@ -478,9 +494,9 @@ export function parseMemWith(
     );
   }
   if (kind === 'send' && constituents.length > 1) {
-    const overlap = firstOverlap(constituents);
-    if (overlap !== undefined) {
-      const [pi, qi] = overlap;
+    const found = ascending ? overlap : firstOverlap(constituents);
+    if (found !== undefined) {
+      const [pi, qi] = found;
       return fail(
         'DESC_OVERLAP',
         'Descriptor.Overlap',
