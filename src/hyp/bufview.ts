@@ -74,6 +74,21 @@ export class HypBuffer {
     this.mem.words(this.base + off, 3, out, at);
   }
 
+  /**
+   * `n` constituents from `off` (16 bytes apart) as {@link constituentWords} reads them, three words each into
+   * `out[at…]`: when every access is in bounds (none to record), in one pass over the frames; otherwise one by
+   * one, so the out-of-bounds records come in the same order.
+   */
+  constituentsWords(off: number, n: number, out: Uint32Array, at: number): void {
+    if (n <= 0) return;
+    const end = off + 16 * (n - 1) + 12;
+    if (off >= 0 && end <= this.valid && end <= this.cap) {
+      this.mem.stridedWords(this.base + off, n, 16, 3, out, at);
+      return;
+    }
+    for (let i = 0; i < n; i++) this.constituentWords(off + 16 * i, out, at + 3 * i);
+  }
+
   /** Copies `len` bytes from physical `src` into this buffer at `off` (a memcpy at EL2). */
   copyIn(off: number, src: number, len: number): void {
     if (len <= 0) return;

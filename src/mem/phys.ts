@@ -138,6 +138,44 @@ export class PhysMem {
   }
 
   /**
+   * `count` groups of `group` little-endian u32 words, the groups `stride` bytes apart from `addr`, into
+   * `out[at…]` back to back: an array of fixed-size records (a descriptor's constituents) read with one frame
+   * lookup per frame instead of one per record.
+   * @throws RangeError for an address range outside [0, MAX_PA).
+   */
+  stridedWords(
+    addr: PhysAddr,
+    count: number,
+    stride: number,
+    group: number,
+    out: Uint32Array,
+    at: number,
+  ): void {
+    if (count <= 0) return;
+    checkRange(addr, stride * (count - 1) + 4 * group);
+    let frame = -1;
+    let f: Uint8Array | undefined;
+    for (let k = 0; k < count; k++) {
+      const a = addr + k * stride;
+      const off = a & FRAME_MASK;
+      if (off > FRAME_SIZE - 4 * group) {
+        this.words(a, group, out, at + k * group); // a record across two frames
+        continue;
+      }
+      const fr = Math.floor(a / FRAME_SIZE);
+      if (fr !== frame) {
+        frame = fr;
+        f = this.frames.get(fr);
+      }
+      for (let i = 0; i < group; i++) {
+        const o = off + 4 * i;
+        out[at + k * group + i] =
+          f === undefined ? 0 : f[o]! | (f[o + 1]! << 8) | (f[o + 2]! << 16) | (f[o + 3]! << 24);
+      }
+    }
+  }
+
+  /**
    * The little-endian u64 at `addr`, read in place.
    * @throws RangeError for an address range outside [0, MAX_PA).
    */

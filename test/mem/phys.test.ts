@@ -36,3 +36,52 @@ describe('PhysMem in-place reads', () => {
     expect(() => m.read(MAX_PA - 4, 8)).toThrow(RangeError);
   });
 });
+
+describe('stridedWords and frame-to-frame copy', () => {
+  it('stridedWords reads what words reads record by record, across frame edges and unwritten frames', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 3 * 4096 }),
+        fc.integer({ min: 0, max: 300 }),
+        fc.constantFrom(12, 16, 20),
+        fc.integer({ min: 1, max: 3 }),
+        fc.uint8Array({ minLength: 1, maxLength: 6000 }),
+        (start, count, stride, group, bytes) => {
+          const m = new PhysMem();
+          m.write(0x10_0000 + 4096, bytes); // frame 0 of the window stays unwritten
+          const addr = 0x10_0000 + start;
+          const got = new Uint32Array(count * group + 2);
+          const want = new Uint32Array(count * group + 2);
+          m.stridedWords(addr, count, stride, group, got, 1);
+          for (let k = 0; k < count; k++) m.words(addr + k * stride, group, want, 1 + k * group);
+          expect([...got]).toEqual([...want]);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('copy gives the bytes a read-then-write gives, whatever frames exist at either end', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 8192 }),
+        fc.integer({ min: 0, max: 8192 }),
+        fc.integer({ min: 0, max: 5000 }),
+        fc.boolean(),
+        (src, dst, len, destExists) => {
+          const a = new PhysMem();
+          const b = new PhysMem();
+          const pattern = Uint8Array.from({ length: 8192 }, (_, i) => (i * 7 + 3) & 0xff);
+          for (const m of [a, b]) {
+            m.write(0x20_0000, pattern);
+            if (destExists) m.write(0x40_0000, pattern.subarray(0, 4096));
+          }
+          a.copy(0x40_0000 + dst, 0x20_0000 + src, len);
+          b.write(0x40_0000 + dst, b.read(0x20_0000 + src, len));
+          expect([...a.read(0x40_0000, 3 * 8192)]).toEqual([...b.read(0x40_0000, 3 * 8192)]);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
