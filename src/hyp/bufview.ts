@@ -74,6 +74,12 @@ export class HypBuffer {
     this.mem.words(this.base + off, 3, out, at);
   }
 
+  /** How many `size`-byte records `stride` bytes apart from `off` lie wholly within the message and the buffer. */
+  recordsInBounds(off: number, stride: number, size: number): number {
+    const lim = Math.min(this.valid, this.cap);
+    return off >= 0 && off + size <= lim ? Math.floor((lim - off - size) / stride) + 1 : 0;
+  }
+
   /**
    * `n` constituents from `off` (16 bytes apart) as {@link constituentWords} reads them, three words each into
    * `out[at…]`: when every access is in bounds (none to record), in one pass over the frames; otherwise one by

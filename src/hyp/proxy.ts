@@ -997,7 +997,7 @@ export class FfaProxy {
       const hi = w[3 * i + 1]!;
       const pageCount = w[3 * i + 2]!;
       if (!this.rangeAligned(lo, pageCount, aligned)) {
-        const sizeOk = (pageCount * 4096) % this.pageSize === 0;
+        const sizeOk = this.sizeLow(pageCount) === 0;
         why = aligned && sizeOk ? 'address not page-aligned' : 'size not a multiple of PAGE_SIZE';
         change = aligned && sizeOk ? 'page-aligned-ranges' : 'base';
         break;
@@ -1045,8 +1045,16 @@ export class FfaProxy {
    * The loop's size test `PAGE_ALIGNED(sz)`, or `PAGE_ALIGNED(sz | address)` with page-aligned-ranges (§7.1, H15).
    * Page sizes are powers of two (≤ 64 KiB), so the low bits of the address's low word `lo` decide its alignment.
    */
+  /**
+   * `(pageCount × 4 KiB) % PAGE_SIZE` without a floating-point remainder (the product passes 2^31): PAGE_SIZE is a
+   * power of two of at least 4 KiB, so only the page count's low bits matter.
+   */
+  private sizeLow(pageCount: number): number {
+    return (pageCount & (this.pageSize / 4096 - 1)) * 4096;
+  }
+
   private rangeAligned(lo: number, pageCount: number, withAddress: boolean): boolean {
-    if ((pageCount * 4096) % this.pageSize !== 0) return false;
+    if (this.sizeLow(pageCount) !== 0) return false;
     return !withAddress || (lo & 0xffff & (this.pageSize - 1)) === 0;
   }
 
@@ -1321,25 +1329,33 @@ export class FfaProxy {
     const aligned = p.has('page-aligned-ranges');
     const maxWalk = Math.ceil((this.pages.descBufLen + this.pageSize) / 16);
     const done = this.ranges;
-    done.clear(0);
+    // The constituents wholly inside the message are read in one pass first (reading them records nothing,
+    // so reading ahead of a failure changes nothing); the rest one at a time, as the loop reaches them.
+    const ahead = Math.min(cnt, maxWalk + 1, db.recordsInBounds(offset + 16, 16, 12));
+    done.clear(ahead);
+    done.length = ahead;
+    db.constituentsWords(offset + 16, ahead, done.w, 0);
     let failed = false;
     for (let i = 0; i < cnt; i++) {
       if (i > maxWalk) {
+        done.length = i;
         failed = true;
         break;
       }
-      const at = offset + 16 + 16 * i;
-      const k = done.push();
-      db.constituentWords(at, done.w, k);
+      let k = 3 * i;
+      if (i >= ahead) {
+        k = done.push();
+        db.constituentWords(offset + 16 + 16 * i, done.w, k);
+      }
       const pageCount = done.w[k + 2]!;
-      // PAGE_ALIGNED(sz) or PAGE_ALIGNED(sz | address): sz < 2^44 is exact, and for a power-of-two page size
-      // the low bits of (sz | address) are those of sz or'ed with the address's low word.
-      const szLow = (pageCount * 4096) % ps;
+      // PAGE_ALIGNED(sz) or PAGE_ALIGNED(sz | address): for a power-of-two page size the low bits of
+      // (sz | address) are those of sz or'ed with the address's low word.
+      const szLow = this.sizeLow(pageCount);
       if (
         (aligned ? szLow | (done.w[k]! & (ps - 1)) : szLow) !== 0 ||
         this.hostUnshareFfa(done.w[k]!, done.w[k + 1]!, pageCount, rv) !== 0
       ) {
-        done.pop();
+        done.length = i;
         failed = true;
         break;
       }
