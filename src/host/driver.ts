@@ -8,6 +8,7 @@ import {
   constituentsOffset,
   DescBuffer,
   fragmentDescriptor,
+  type MemTransactionInit,
   memTransaction,
   parsePartitionInfo,
   writeMemTransaction,
@@ -261,7 +262,7 @@ export class HostDriver {
       return { ok: false, error: 'NO_TX', regs: new RegisterFile(), detail: 'RXTX not mapped' };
     const v = this.layout();
     const emadSize = v === '1.0' ? 16 : (this.q.emadSize ?? (v === '1.2' ? 32 : 16));
-    const tx = memTransaction({
+    const init: MemTransactionInit = {
       version: v,
       sender: this.id,
       attributes: kind === 'share' ? 0x2f : (this.q.lendAttributes ?? 0), // D3 fix: no attributes for LEND
@@ -270,8 +271,9 @@ export class HostDriver {
       receivers: o.receivers.map((r) => ({ endpointId: r.id, permissions: PERM[r.perm] })),
       constituents: o.constituents.map((c) => ({ address: BigInt(c.address), pageCount: c.pageCount })),
       emadSize,
-      ...(v !== '1.0' && this.q.emadOffset !== undefined ? { emadOffset: this.q.emadOffset } : {}),
-    });
+    };
+    if (v !== '1.0' && this.q.emadOffset !== undefined) init.emadOffset = this.q.emadOffset; // not spread (hot)
+    const tx = memTransaction(init);
     const bytes = writeMemTransaction(tx, this.out);
     const frags = fragmentDescriptor(bytes, this.rxtxBytes, constituentsOffset(tx));
     const smc64 = o.smc64 !== false;

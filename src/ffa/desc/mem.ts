@@ -861,11 +861,14 @@ export function memTransaction(o: MemTransactionInit): MemTransaction {
     tag: o.tag ?? 0n,
     emadSize,
     emadOffset,
-    emads: o.receivers.map((r) => ({
-      access: { endpointId: r.endpointId, permissions: r.permissions, flags: r.flags ?? 0 },
-      compositeOffset: composite ?? 0,
-      ...(emadSize === 32 ? { impdef: r.impdef ?? new Uint8Array(16) } : {}),
-    })),
+    emads: o.receivers.map((r) => {
+      const e: EMAD = {
+        access: { endpointId: r.endpointId, permissions: r.permissions, flags: r.flags ?? 0 },
+        compositeOffset: composite ?? 0,
+      };
+      if (emadSize === 32) e.impdef = r.impdef ?? new Uint8Array(16); // assigned, not spread (hot path)
+      return e;
+    }),
   };
   if (o.constituents !== undefined) {
     tx.composite = {
