@@ -167,6 +167,7 @@ export class FfaProxy {
   /** Scratch for the hyp retrieve request of MEM_RECLAIM (48 bytes at most) and its view. */
   private readonly reclaimReq = new Uint8Array(64);
   private readonly reclaimView = new DataView(this.reclaimReq.buffer);
+  private reclaimReqBytes: Uint8Array | undefined;
   private readonly hypRx: HypBuffer;
   private readonly descBuf: HypBuffer;
   /** The constituents being shared or unshared (one list: no call handles two at once). */
@@ -1174,10 +1175,11 @@ export class FfaProxy {
     };
     // Hypervisor retrieve request in the hyp TX: a zeroed struct ffa_mem_region, sender 0, the handle, ep_count 0.
     const sz = this.memRegionStructSize();
-    // The hyp retrieve request: all zero but the handle (ffa_mem_region with no EMADs). Built in a reused buffer:
-    // a DataView over a fresh small array costs V8 an off-heap copy on every call.
-    const req = this.reclaimReq.subarray(0, sz);
-    req.fill(0);
+    // The hyp retrieve request: all zero but the handle (ffa_mem_region with no EMADs). Built in a reused buffer
+    // (a DataView over a fresh small array costs V8 an off-heap copy on every call) of which only the handle's
+    // bytes 8–15 are ever written, so the rest stays zero; its size is the profile's, fixed for this proxy.
+    this.reclaimReqBytes ??= this.reclaimReq.subarray(0, sz);
+    const req = this.reclaimReqBytes;
     this.reclaimView.setUint32(8, lo, true);
     this.reclaimView.setUint32(12, hi, true);
     this.hypTx.write(0, req);

@@ -857,7 +857,7 @@ export class SPMC {
       this.scratchView = new DataView(this.scratch.buffer);
     }
     const buf = frag === total ? this.scratch.subarray(0, total) : new Uint8Array(total);
-    this.mem.readInto(this.rxtx.tx, buf.subarray(0, frag));
+    this.mem.readInto(this.rxtx.tx, frag === total ? buf : buf.subarray(0, frag));
     const t: Tx = {
       handle: 0n,
       kind,
@@ -916,7 +916,7 @@ export class SPMC {
 
   /** Semantic checks of a complete send (§9.3, §9.5); returns why it is refused, or undefined. */
   private validate(t: Tx): Refusal | undefined {
-    const bytes = t.buf.subarray(0, t.total);
+    const bytes = t.buf.length === t.total ? t.buf : t.buf.subarray(0, t.total);
     const r = parseMemWith(new Cursor(bytes, { view: this.scratchView }), t.version, {
       kind: 'send',
       exactLength: this.o.exactLength !== false,
