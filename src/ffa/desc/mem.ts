@@ -202,6 +202,28 @@ export function parseMemTransaction(
   return parseMemWith(new Cursor(buf, { strict: opts.strict === true }), version, opts);
 }
 
+/** A parsed transaction's header fields around `emads` (module level: no closure per parse). */
+function headerOf(
+  v: DataView,
+  version: DescVersion,
+  emadSize: number,
+  emadOffset: number,
+  emads: EMAD[],
+): MemTransaction {
+  const hf = version === '1.0' ? HDR_V1_0 : HDR_V1_1;
+  return {
+    version,
+    sender: num(readField(v, 0, hf.sender)),
+    attributes: num(readField(v, 0, hf.attributes)),
+    flags: num(readField(v, 0, hf.flags)),
+    handle: big(readField(v, 0, hf.handle)),
+    tag: big(readField(v, 0, hf.tag)),
+    emadSize,
+    emadOffset,
+    emads,
+  };
+}
+
 /** Parse with a caller-supplied cursor (the annotated dump records through it). */
 export function parseMemWith(
   c: Cursor,
@@ -230,35 +252,18 @@ export function parseMemWith(
     emadSize = num(readField(v, 0, HDR_V1_1.ep_mem_size));
     emadOffset = num(readField(v, 0, HDR_V1_1.ep_mem_offset));
   }
-  const header = (emads: EMAD[]): MemTransaction => ({
-    version,
-    sender: num(readField(v, 0, hf.sender)),
-    attributes: num(readField(v, 0, hf.attributes)),
-    flags: num(readField(v, 0, hf.flags)),
-    handle: big(readField(v, 0, hf.handle)),
-    tag: big(readField(v, 0, hf.tag)),
-    emadSize,
-    emadOffset,
-    emads,
-  });
-  const at = (offset: number, field: string, size?: number) => ({
-    kind: 'bytes' as const,
-    offset,
-    field,
-    ...(size === undefined ? {} : { size }),
-  });
   if (count === 0) {
     if (kind !== 'hyp-retrieve-req') {
       return fail(
         'DESC_COUNT_ZERO',
         'Descriptor.CountZero',
-        at(28, 'header.ep_count', 4),
+        bytesAt(28, 'header.ep_count', 4),
         'EMAD count must be at least 1 (0 only in a hypervisor retrieve request)',
         '≥ 1',
         '0',
       );
     }
-    const tx = header([]);
+    const tx = headerOf(v, version, emadSize, emadOffset, []);
     const se = c.strict ? memStrict<MemTransaction>(tx, kind, 0) : undefined;
     return se ?? ok(tx);
   }
@@ -269,7 +274,7 @@ export function parseMemWith(
       return fail(
         'DESC_EMAD_SIZE',
         'Descriptor.EmadSize',
-        at(24, 'header.ep_mem_size', 4),
+        bytesAt(24, 'header.ep_mem_size', 4),
         `EMAD size not valid for a v${version} layout`,
         version === '1.1' ? '16' : '16 or 32',
         String(emadSize),
@@ -279,7 +284,7 @@ export function parseMemWith(
       return fail(
         'DESC_EMAD_OFFSET',
         'Descriptor.EmadOffset',
-        at(32, 'header.ep_mem_offset', 4),
+        bytesAt(32, 'header.ep_mem_offset', 4),
         'EMAD array overlaps the header',
         `≥ ${H}`,
         String(emadOffset),
@@ -288,7 +293,7 @@ export function parseMemWith(
     if (c.strict && emadOffset % 16 !== 0) {
       return ruleFail(
         'desc/emad-offset-align',
-        at(32, 'header.ep_mem_offset', 4),
+        bytesAt(32, 'header.ep_mem_offset', 4),
         'EMAD offset must be 16-byte aligned',
         'multiple of 16',
         String(emadOffset),
@@ -299,7 +304,7 @@ export function parseMemWith(
     return fail(
       'DESC_OFFSET_OUT_OF_BOUNDS',
       'Descriptor.OffsetOutOfBounds',
-      at(28, 'header.ep_count', 4),
+      bytesAt(28, 'header.ep_count', 4),
       'EMAD array does not fit the buffer',
       `≤ ${Math.floor(len / emadSize)}`,
       String(count),
@@ -325,7 +330,7 @@ export function parseMemWith(
     if (emadSize === 32) e.impdef = readField(v, ea, EMAD_32.impdef) as Uint8Array;
     emads.push(e);
   }
-  const tx = header(emads);
+  const tx = headerOf(v, version, emadSize, emadOffset, emads);
   if (c.strict) {
     const se = memStrict<MemTransaction>(tx, kind, emadOffset);
     if (se) return se;
@@ -336,7 +341,7 @@ export function parseMemWith(
       return fail(
         'DESC_COMPOSITE_MISMATCH',
         'Descriptor.CompositeMismatch',
-        at(emadOffset + i * emadSize + 4, `emad[${i}].composite_off`, 4),
+        bytesAt(emadOffset + i * emadSize + 4, `emad[${i}].composite_off`, 4),
         'every EMAD must carry the same composite offset',
         String(off),
         String(emads[i]!.compositeOffset),
@@ -348,7 +353,7 @@ export function parseMemWith(
       return fail(
         'DESC_COMPOSITE_ZERO',
         'Descriptor.CompositeZero',
-        at(emadOffset + 4, 'emad[0].composite_off', 4),
+        bytesAt(emadOffset + 4, 'emad[0].composite_off', 4),
         'a send needs a composite descriptor',
         '≠ 0',
         '0',
@@ -359,7 +364,7 @@ export function parseMemWith(
     return fail(
       'DESC_COMPOSITE_IN_RETRIEVE',
       'Descriptor.CompositeInRetrieve',
-      at(emadOffset + 4, 'emad[0].composite_off', 4),
+      bytesAt(emadOffset + 4, 'emad[0].composite_off', 4),
       'a retrieve request names the region by handle',
       '0',
       String(off),
@@ -370,7 +375,7 @@ export function parseMemWith(
     return fail(
       'DESC_COMPOSITE_OVERLAP',
       'Descriptor.CompositeOverlap',
-      at(emadOffset + 4, 'emad[0].composite_off', 4),
+      bytesAt(emadOffset + 4, 'emad[0].composite_off', 4),
       'composite overlaps the EMAD array',
       `≥ ${endEmads}`,
       String(off),
@@ -380,7 +385,7 @@ export function parseMemWith(
     return fail(
       'DESC_MISALIGNED',
       'Descriptor.Misaligned',
-      at(emadOffset + 4, 'emad[0].composite_off', 4),
+      bytesAt(emadOffset + 4, 'emad[0].composite_off', 4),
       'composite offset must be 16-byte aligned (HF)',
       'multiple of 16',
       String(off),
@@ -395,7 +400,7 @@ export function parseMemWith(
     return fail(
       'DESC_COUNT_MISMATCH',
       'Descriptor.CountMismatch',
-      at(off + 4, 'composite.addr_range_cnt', 4),
+      bytesAt(off + 4, 'composite.addr_range_cnt', 4),
       '(length − composite offset − 16) / 16 must equal the address range count',
       String(room),
       String(n),
@@ -405,7 +410,7 @@ export function parseMemWith(
     return fail(
       'DESC_OFFSET_OUT_OF_BOUNDS',
       'Descriptor.OffsetOutOfBounds',
-      at(off + 4, 'composite.addr_range_cnt', 4),
+      bytesAt(off + 4, 'composite.addr_range_cnt', 4),
       'constituents do not fit the buffer',
       `≤ ${Math.min(room, MAX_CONSTITUENTS)}`,
       String(n),
@@ -444,7 +449,7 @@ export function parseMemWith(
       return fail(
         'DESC_MISALIGNED',
         'Descriptor.Misaligned',
-        at(base, `constituent[${i}].address`, 8),
+        bytesAt(base, `constituent[${i}].address`, 8),
         'constituent address must be 4 KiB aligned',
         'multiple of 0x1000',
         `0x${address.toString(16)}`,
@@ -454,7 +459,7 @@ export function parseMemWith(
       return fail(
         'DESC_ZERO_PAGES',
         'Descriptor.ZeroPages',
-        at(base + 8, `constituent[${i}].pg_cnt`, 4),
+        bytesAt(base + 8, `constituent[${i}].pg_cnt`, 4),
         'a constituent must have at least one page',
         '≥ 1',
         '0',
@@ -464,7 +469,7 @@ export function parseMemWith(
       return fail(
         'DESC_OVERFLOW',
         'Descriptor.Overflow',
-        at(base, `constituent[${i}]`, 16),
+        bytesAt(base, `constituent[${i}]`, 16),
         'address + pages × 4 KiB overflows 64 bits',
         '< 2^64',
         `0x${address.toString(16)} + ${pageCount} pages`,
@@ -487,7 +492,7 @@ export function parseMemWith(
     return fail(
       'DESC_PAGE_SUM',
       'Descriptor.PageSum',
-      at(off, 'composite.total_pg_cnt', 4),
+      bytesAt(off, 'composite.total_pg_cnt', 4),
       'total page count must equal the sum of the constituents',
       String(sum),
       String(total),
@@ -500,7 +505,7 @@ export function parseMemWith(
       return fail(
         'DESC_OVERLAP',
         'Descriptor.Overlap',
-        at(off + 16 + 16 * qi, `constituent[${qi}]`, 16),
+        bytesAt(off + 16 + 16 * qi, `constituent[${qi}]`, 16),
         'constituents overlap',
         'disjoint ranges',
         `overlaps constituent[${pi}]`,
