@@ -23,7 +23,7 @@ import {
 import type { PhysMem } from '../mem/phys.ts';
 import type { Stage2 } from '../mem/stage2.ts';
 import { fidNumber, fidOwner, isFastCall, isSmc64, stripCallHints } from '../smccc/fid.ts';
-import { hex64, NUM_REGS, RegisterFile } from '../smccc/regs.ts';
+import { hex64, NUM_REGS, RegisterFile, u64Of } from '../smccc/regs.ts';
 import type { TraceSink } from '../trace/events.ts';
 import { emitOob, HypBuffer, type OobAccess } from './bufview.ts';
 import { BASE_SOURCE, changeById, type Profile } from './profiles.ts';
@@ -1061,7 +1061,7 @@ export class FfaProxy {
 
   /** The range's pfns do not fit the IPA space (the address as words: the rare error path rebuilds the bigint). */
   private outOfIpa(lo: number, hi: number, pageCount: number): boolean {
-    const address = (BigInt(hi) << 32n) | BigInt(lo);
+    const address = u64Of(lo, hi);
     const sz = BigInt(pageCount) * 4096n;
     const ps = BigInt(this.pageSize);
     const pfn = address / ps;

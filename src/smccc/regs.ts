@@ -108,9 +108,8 @@ export class RegisterFile {
 
   /** Sets x[i] from a bigint; the value is truncated to 64 bits (two's complement for negatives). */
   setX(i: number, v: bigint): this {
-    const u = BigInt.asUintN(64, v);
-    this.words[2 * i] = Number(u & 0xffff_ffffn);
-    this.words[2 * i + 1] = Number(u >> 32n);
+    this.words[2 * i] = lo32(v);
+    this.words[2 * i + 1] = hi32(v);
     return this;
   }
 

@@ -43,6 +43,7 @@ describe('lo32 / hi32: the halves of a bigint', () => {
           expect(lo32(v)).toBe(Number(BigInt.asUintN(32, v)));
           expect(hi32(v)).toBe(Number(BigInt.asUintN(32, v >> 32n)));
           expect(u64Of(lo32(v), hi32(v))).toBe(BigInt.asUintN(64, v));
+          expect(new RegisterFile().setX(3, v).x(3)).toBe(BigInt.asUintN(64, v));
         },
       ),
       { numRuns: 3000 },

@@ -92,8 +92,11 @@ export class Cursor {
     this.rec = o.record ? [] : undefined;
   }
 
-  /** `[off, off+size)` must lie inside the buffer (no overflow: both are bounded before they are added). */
-  region<T>(off: number, size: number, field: string): Result<T> | undefined {
+  /**
+   * `[off, off+size)` must lie inside the buffer (no overflow: both are bounded before they are added). `index`
+   * names an array element (`emad[3]`): the name is built only for the error.
+   */
+  region<T>(off: number, size: number, field: string, index?: number): Result<T> | undefined {
     if (
       !Number.isSafeInteger(off) ||
       !Number.isSafeInteger(size) ||
@@ -102,6 +105,7 @@ export class Cursor {
       off > this.u8.length ||
       size > this.u8.length - off
     ) {
+      if (index !== undefined) field = `${field}[${index}]`;
       return fail(
         off >= this.u8.length ? 'DESC_OFFSET_OUT_OF_BOUNDS' : 'DESC_TOO_SHORT',
         off >= this.u8.length ? 'Descriptor.OffsetOutOfBounds' : 'Descriptor.TooShort',
@@ -126,10 +130,7 @@ export class Cursor {
     group: Annotation['group'],
     index?: number,
   ): Result<T> | undefined {
-    if (!this.strict && this.rec === undefined) {
-      if (at >= 0 && at <= this.u8.length && l.size <= this.u8.length - at) return undefined;
-      return this.region<T>(at, l.size, index === undefined ? path : `${path}[${index}]`);
-    }
+    if (!this.strict && this.rec === undefined) return this.region<T>(at, l.size, path, index);
     const r = this.struct(l, at, index === undefined ? path : `${path}[${index}]`, group);
     return r.ok ? undefined : (r as Result<never>);
   }
