@@ -5,8 +5,10 @@
  * Determinism — a campaign with a run budget is a pure function of (seed, runs):
  * - sequences are numbered; sequence `i` is drawn from (seed, i) alone — fresh from the generator, or (guided) a
  *   mutation of a corpus entry chosen by (seed, i);
- * - guidance advances per fixed-size batch in index order: every sequence of batch `b` mutates the corpus as it
- *   stood when batch `b` began (`batchCorpus` entries of an append-only corpus);
+ * - guidance advances per fixed-size batch in index order, one batch behind: every sequence of batch `b` mutates
+ *   the corpus as it stood when batch `b − 1` began, i.e. once batch `b − 2` was merged (`batchCorpus` entries of
+ *   an append-only corpus). So batch `b` can start while batch `b − 1` still runs and the workers never wait for
+ *   the merge (../cli/fuzz-runners.ts `BatchPipeline`);
  * - results are merged in index order ({@link mergeResults}); a new distinct finding is shrunk at merge time, and
  *   shrinking is deterministic too.
  * So {@link inputAt} and {@link runInput} may run anywhere (workers, queue jobs) and {@link mergeResults} puts the
@@ -109,8 +111,10 @@ export interface SeqResult {
 export interface CampaignState {
   /** Next sequence index. */
   next: number;
-  /** Corpus entries the current batch mutates (the corpus as it stood when the batch began). */
+  /** Corpus entries the current batch (the one `next` is in) mutates: the corpus as the previous batch began. */
   batchCorpus: number;
+  /** Corpus entries the batch after it mutates: the corpus as the current batch began. */
+  nextBatchCorpus: number;
   smcs: number;
   /** Append-only. */
   corpus: SeqInput[];
@@ -124,7 +128,15 @@ const SHRINK_BUDGET = 800;
 const RATES = [1 / 64, 1 / 16, 1 / 8, 1 / 4];
 
 export function initialState(): CampaignState {
-  return { next: 0, batchCorpus: 0, smcs: 0, corpus: [], coverage: new Set(), findings: [] };
+  return {
+    next: 0,
+    batchCorpus: 0,
+    nextBatchCorpus: 0,
+    smcs: 0,
+    corpus: [],
+    coverage: new Set(),
+    findings: [],
+  };
 }
 
 /** Which class an invariant break is in (docs/fuzz.md "Finding classes"). */
@@ -259,7 +271,7 @@ export function mutateInput(o: CampaignOptions, parent: SeqInput, other: SeqInpu
 
 /**
  * Sequence `index` of a campaign: a function of (seed, index) and — guided — the first `batchCorpus` corpus
- * entries (the corpus as it stood when the index's batch began).
+ * entries (the corpus as it stood when the batch before the index's began).
  */
 export function inputAt(
   o: CampaignOptions,
@@ -497,7 +509,10 @@ export function mergeResults(
       found.push(f);
     }
     st.next++;
-    if (st.next % batch === 0) st.batchCorpus = st.corpus.length;
+    if (st.next % batch === 0) {
+      st.batchCorpus = st.nextBatchCorpus;
+      st.nextBatchCorpus = st.corpus.length;
+    }
   }
   return found;
 }
@@ -708,7 +723,7 @@ export function findingReport(
 export class CampaignStateError extends Error {}
 
 export interface StateJSON {
-  schema: 'ffasim-campaign/1';
+  schema: 'ffasim-campaign/2';
   options: {
     profile: string;
     seed: number;
@@ -721,6 +736,7 @@ export interface StateJSON {
   };
   next: number;
   batchCorpus: number;
+  nextBatchCorpus: number;
   smcs: number;
   corpus: number;
   coverage: string[];
@@ -729,7 +745,7 @@ export interface StateJSON {
 
 export function stateToJSON(o: CampaignOptions, st: CampaignState): StateJSON {
   return {
-    schema: 'ffasim-campaign/1',
+    schema: 'ffasim-campaign/2',
     options: {
       profile: o.profile.name,
       seed: o.seed,
@@ -742,6 +758,7 @@ export function stateToJSON(o: CampaignOptions, st: CampaignState): StateJSON {
     },
     next: st.next,
     batchCorpus: st.batchCorpus,
+    nextBatchCorpus: st.nextBatchCorpus,
     smcs: st.smcs,
     corpus: st.corpus.length,
     coverage: [...st.coverage].sort(),
@@ -840,8 +857,12 @@ export function stateFromJSON(
   where: string,
 ): CampaignState {
   const j = json as Partial<StateJSON> | null;
-  if (typeof j !== 'object' || j === null || j.schema !== 'ffasim-campaign/1')
-    throw new CampaignStateError(`${where}: not a campaign state (schema ffasim-campaign/1)`);
+  if (typeof j !== 'object' || j === null || j.schema !== 'ffasim-campaign/2')
+    throw new CampaignStateError(
+      j !== null && typeof j === 'object' && (j.schema as string) === 'ffasim-campaign/1'
+        ? `${where}: a campaign of an older ffasim (schema ffasim-campaign/1: guidance not a batch behind) — start another --out`
+        : `${where}: not a campaign state (schema ffasim-campaign/2)`,
+    );
   const opt = j.options;
   if (typeof opt !== 'object' || opt === null) throw new CampaignStateError(`${where}: options missing`);
   const want = stateToJSON(o, initialState()).options;
@@ -859,14 +880,18 @@ export function stateFromJSON(
   differs('max length', opt.maxLength, want.maxLength);
   differs('batch size', opt.batchSize, want.batchSize);
   differs('world', opt.world, want.world);
-  for (const k of ['next', 'batchCorpus', 'smcs', 'corpus'] as const)
+  for (const k of ['next', 'batchCorpus', 'nextBatchCorpus', 'smcs', 'corpus'] as const)
     if (!isNat(j[k])) throw new CampaignStateError(`${where}: ${k} must be a non-negative integer`);
   if (corpus.length < (j.corpus as number))
     throw new CampaignStateError(
       `${where}: ${j.corpus} corpus entries recorded, ${corpus.length} found in the corpus folder`,
     );
-  if ((j.batchCorpus as number) > (j.corpus as number))
-    throw new CampaignStateError(`${where}: batchCorpus ${j.batchCorpus} > corpus ${j.corpus}`);
+  if ((j.batchCorpus as number) > (j.nextBatchCorpus as number))
+    throw new CampaignStateError(
+      `${where}: batchCorpus ${j.batchCorpus} > nextBatchCorpus ${j.nextBatchCorpus}`,
+    );
+  if ((j.nextBatchCorpus as number) > (j.corpus as number))
+    throw new CampaignStateError(`${where}: nextBatchCorpus ${j.nextBatchCorpus} > corpus ${j.corpus}`);
   if (!Array.isArray(j.coverage) || !j.coverage.every((k) => typeof k === 'string'))
     throw new CampaignStateError(`${where}: coverage must be an array of strings`);
   if (!Array.isArray(j.findings)) throw new CampaignStateError(`${where}: findings must be an array`);
@@ -878,6 +903,7 @@ export function stateFromJSON(
   return {
     next: j.next as number,
     batchCorpus: j.batchCorpus as number,
+    nextBatchCorpus: j.nextBatchCorpus as number,
     smcs: j.smcs as number,
     corpus: corpus.slice(0, j.corpus as number).map((c, i) => checkInput(c, `corpus entry ${i}`)),
     coverage: new Set(j.coverage),

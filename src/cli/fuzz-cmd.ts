@@ -27,7 +27,7 @@ import { RegisterFile } from '../smccc/regs.ts';
 import { describeCall } from '../trace/text.ts';
 import { defaultWorldConfig, type WorldConfig } from '../world/config.ts';
 import { intOption, loadWorld, profileFrom, secondsOption, UsageError, writeOutput } from './common.ts';
-import type { BatchRunner } from './fuzz-runners.ts';
+import { BatchPipeline, type BatchRunner, setupOf, ThreadRunner } from './fuzz-runners.ts';
 import type { KernelCliOpts } from './kernel-opt.ts';
 import { type ReportCase, toJUnit } from './reports.ts';
 import { unknownName } from './suggest.ts';
@@ -240,7 +240,6 @@ class CampaignDir {
 /** `--workers N` or `--queue URL`: where the batches run; undefined: in this thread. */
 async function runnerFor(o: FuzzCliOpts, co: CampaignOptions): Promise<BatchRunner | undefined> {
   const workers = o.workers === undefined ? 1 : intOption('--workers', o.workers, 1, 256);
-  const { setupOf, ThreadRunner } = await import('./fuzz-runners.ts');
   if (o.queue !== undefined) {
     if (o.workers !== undefined)
       throw new UsageError("--workers and --queue: the queue's workers are `ffasim worker` processes");
@@ -355,13 +354,17 @@ export async function runFuzzCommand(o: FuzzCliOpts): Promise<number> {
     (deadline !== undefined && performance.now() >= deadline);
 
   const runner = await runnerFor(o, co);
+  const pipeline =
+    runner === undefined
+      ? undefined
+      : new BatchPipeline(runner, batch, runBudget, deadline !== undefined || calls !== undefined);
   let stop = over(0, st.next);
   try {
     while (!stop) {
       const end = (Math.floor(st.next / batch) + 1) * batch;
       let results: SeqResult[] = [];
       let pending = 0;
-      if (runner === undefined) {
+      if (pipeline === undefined) {
         for (let i = st.next; i < end; i++) {
           if (over(pending, i)) {
             stop = true;
@@ -373,10 +376,10 @@ export async function runFuzzCommand(o: FuzzCliOpts): Promise<number> {
           progress(pending);
         }
       } else {
-        // Elsewhere, a batch at a time: the run budget cuts exactly, --time and --calls at batch ends.
-        const to = runBudget === undefined ? end : Math.min(end, runBudget);
-        results = await runner.run(st.corpus, st.batchCorpus, st.next, to);
-        if (to < end) stop = true;
+        // Elsewhere, a batch at a time (the next one already running): the run budget cuts exactly, --time and
+        // --calls at batch ends.
+        results = await pipeline.next(st);
+        if (runBudget !== undefined && runBudget < end) stop = true;
         progress(0);
       }
       for (const f of mergeResults(ctx, st, results)) {

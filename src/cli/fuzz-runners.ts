@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import {
   CampaignContext,
   type CampaignOptions,
+  type CampaignState,
   inputAt,
   profileDelta,
   type SeqInput,
@@ -57,11 +58,64 @@ export function optionsOf(s: CampaignSetup): CampaignOptions {
   };
 }
 
-/** Runs the sequences [from, to) of one batch; `corpus` holds at least the batch's `batchCorpus` entries. */
+/**
+ * Runs the sequences [from, to) of one batch; `corpus` holds at least the batch's `batchCorpus` entries. A runner
+ * takes a second batch before the first one's results are back (`run` is called in index order, and its
+ * results come back whole, in index order).
+ */
 export interface BatchRunner {
   readonly label: string;
+  /**
+   * Whether a batch may be started on speculation — before it is known that the budget (`--time`, `--calls`)
+   * leaves room for it — and dropped unmerged: true where an unused batch costs only its run.
+   */
+  readonly speculative: boolean;
   run(corpus: readonly SeqInput[], batchCorpus: number, from: number, to: number): Promise<SeqResult[]>;
   close(): Promise<void>;
+}
+
+/**
+ * A campaign's batches on a runner, one ahead: while the batch at `st.next` is merged, the batch after it already
+ * runs. That is what guidance one batch behind allows (../check/campaign.ts): the batch after mutates the corpus as
+ * it stood when the current one began, `st.nextBatchCorpus`, known before the current batch is merged.
+ */
+export class BatchPipeline {
+  private ahead: { from: number; results: Promise<SeqResult[]> } | undefined;
+  private readonly runner: BatchRunner;
+  private readonly batch: number;
+  /** `--runs`: no sequence at or past it is run. */
+  private readonly runBudget: number | undefined;
+  /** Whether `--time` or `--calls` may stop the campaign at any batch end. */
+  private readonly stopsEarly: boolean;
+
+  constructor(runner: BatchRunner, batch: number, runBudget: number | undefined, stopsEarly: boolean) {
+    this.runner = runner;
+    this.batch = batch;
+    this.runBudget = runBudget;
+    this.stopsEarly = stopsEarly;
+  }
+
+  /**
+   * The results of the sequences from `st.next` to the end of its batch (or the run budget), after starting the
+   * next batch if the budget is sure to need it or the runner is {@link BatchRunner.speculative}.
+   */
+  async next(st: CampaignState): Promise<SeqResult[]> {
+    const end = (Math.floor(st.next / this.batch) + 1) * this.batch;
+    const cut = (to: number): number => (this.runBudget === undefined ? to : Math.min(to, this.runBudget));
+    const cur =
+      this.ahead?.from === st.next
+        ? this.ahead.results
+        : this.runner.run(st.corpus, st.batchCorpus, st.next, cut(end));
+    this.ahead = undefined;
+    const inBudget = this.runBudget === undefined || end < this.runBudget;
+    if (inBudget && (this.runner.speculative || !this.stopsEarly)) {
+      const results = this.runner.run(st.corpus, st.nextBatchCorpus, end, cut(end + this.batch));
+      // Dropped unmerged if the campaign stops first: its failure is then nobody's (and must not go unhandled).
+      results.catch(() => {});
+      this.ahead = { from: end, results };
+    }
+    return cur;
+  }
 }
 
 /**
@@ -144,16 +198,31 @@ function threadEntry(): { file: URL | string; eval: boolean } {
   };
 }
 
-const PIECES_PER_THREAD = 8;
+/** Pieces a batch is cut into, per thread. */
+const PIECES_PER_THREAD = 4;
+/** Pieces posted to a thread and not yet answered: its next one is already queued when it finishes one. */
+const LANES = 2;
+
+interface Piece {
+  corpus: readonly SeqInput[];
+  batchCorpus: number;
+  from: number;
+  to: number;
+  ok: (r: SeqResult[]) => void;
+  fail: (e: Error) => void;
+}
 
 /** `--workers N`: each batch in pieces, run by N worker threads (each with its own booted world). */
 export class ThreadRunner implements BatchRunner {
   readonly label: string;
-  private readonly workers: { w: Worker; sent: number }[] = [];
+  readonly speculative = true;
+  private readonly workers: { w: Worker; sent: number; posted: number }[] = [];
   private nextId = 0;
   /** Time the threads spent running sequences, summed over threads. */
   busyMs = 0;
-  private readonly waiting = new Map<number, { ok: (r: SeqResult[]) => void; fail: (e: Error) => void }>();
+  /** Pieces not yet posted, in index order (batches are run in index order). */
+  private readonly queue: Piece[] = [];
+  private readonly waiting = new Map<number, { piece: Piece; thread: number }>();
 
   constructor(setup: CampaignSetup, n: number) {
     this.label = `${n} worker threads`;
@@ -164,56 +233,79 @@ export class ThreadRunner implements BatchRunner {
         const p = this.waiting.get(a.id);
         if (p === undefined) return;
         this.waiting.delete(a.id);
-        if ('error' in a) p.fail(new Error(`campaign worker thread: ${a.error}`));
+        this.workers[p.thread]!.posted--;
+        if ('error' in a) p.piece.fail(new Error(`campaign worker thread: ${a.error}`));
         else {
           this.busyMs += a.ms;
-          p.ok(a.results);
+          p.piece.ok(a.results);
         }
+        this.post();
       });
       w.on('error', (e) => {
-        for (const p of this.waiting.values()) p.fail(e);
+        for (const p of this.waiting.values()) p.piece.fail(e);
+        for (const p of this.queue) p.fail(e);
         this.waiting.clear();
+        this.queue.length = 0;
       });
-      this.workers.push({ w, sent: 0 });
+      this.workers.push({ w, sent: 0, posted: 0 });
     }
   }
 
   /**
-   * The batch in pieces of about an eighth of a thread's share, handed out in index order to whichever thread is
-   * free (sequences differ in length; one piece per thread left a thread idle at each batch's end).
+   * The batch in pieces (a few per thread: sequences differ in length), queued behind any earlier batch's and
+   * posted in index order to whichever thread has a free lane — so each thread's pieces come in index order, as
+   * its terse results need (a thread runs its messages in the order posted).
    */
-  async run(
-    corpus: readonly SeqInput[],
-    batchCorpus: number,
-    from: number,
-    to: number,
-  ): Promise<SeqResult[]> {
-    const pieces = split(from, to, Math.min(to - from, this.workers.length * PIECES_PER_THREAD));
-    const results: SeqResult[][] = [];
-    let next = 0;
-    // Two lanes per thread: its next piece is already queued when it finishes one (a thread runs its messages in
-    // the order posted, so its pieces still come in index order).
-    await Promise.all(
-      [...this.workers, ...this.workers].map(async (t) => {
-        while (next < pieces.length) {
-          const k = next++;
-          const [a, b] = pieces[k]!;
-          if (t.sent < batchCorpus) {
-            t.w.postMessage({
-              op: 'corpus',
-              entries: corpus.slice(t.sent, batchCorpus),
-            } satisfies ThreadRequest);
-            t.sent = batchCorpus;
-          }
-          const id = this.nextId++;
-          results[k] = await new Promise<SeqResult[]>((ok, fail) => {
-            this.waiting.set(id, { ok, fail });
-            t.w.postMessage({ op: 'run', id, batchCorpus, from: a, to: b } satisfies ThreadRequest);
-          });
-        }
-      }),
-    );
-    return results.flat();
+  run(corpus: readonly SeqInput[], batchCorpus: number, from: number, to: number): Promise<SeqResult[]> {
+    const cuts = split(from, to, Math.min(to - from, this.workers.length * PIECES_PER_THREAD));
+    if (cuts.length === 0) return Promise.resolve([]);
+    return new Promise((ok, fail) => {
+      const results: SeqResult[][] = [];
+      let left = cuts.length;
+      cuts.forEach(([a, b], k) => {
+        this.queue.push({
+          corpus,
+          batchCorpus,
+          from: a,
+          to: b,
+          ok: (r) => {
+            results[k] = r;
+            if (--left === 0) ok(results.flat());
+          },
+          fail,
+        });
+      });
+      this.post();
+    });
+  }
+
+  /** Posts queued pieces to threads with a free lane, the least loaded first. */
+  private post(): void {
+    while (this.queue.length > 0) {
+      let t = 0;
+      for (let k = 1; k < this.workers.length; k++)
+        if (this.workers[k]!.posted < this.workers[t]!.posted) t = k;
+      const th = this.workers[t]!;
+      if (th.posted >= LANES) return;
+      const p = this.queue.shift()!;
+      if (th.sent < p.batchCorpus) {
+        th.w.postMessage({
+          op: 'corpus',
+          entries: p.corpus.slice(th.sent, p.batchCorpus),
+        } satisfies ThreadRequest);
+        th.sent = p.batchCorpus;
+      }
+      const id = this.nextId++;
+      this.waiting.set(id, { piece: p, thread: t });
+      th.posted++;
+      th.w.postMessage({
+        op: 'run',
+        id,
+        batchCorpus: p.batchCorpus,
+        from: p.from,
+        to: p.to,
+      } satisfies ThreadRequest);
+    }
   }
 
   async close(): Promise<void> {

@@ -146,6 +146,8 @@ export class JobQueue {
 /** The coordinator's side of a campaign: its batches as jobs of {@link JOB_CHUNK} sequences. */
 export class QueueRunner implements BatchRunner {
   readonly label: string;
+  /** A batch dropped unmerged would leave its jobs to the workers: start one only when it is sure to be used. */
+  readonly speculative = false;
   private sent = 0;
   private readonly jobs: JobQueue;
   private readonly campaign = randomUUID();
@@ -168,11 +170,10 @@ export class QueueRunner implements BatchRunner {
     to: number,
   ): Promise<SeqResult[]> {
     if (this.sent < batchCorpus) {
-      await this.jobs.redis.rpush(
-        corpusKey(this.campaign),
-        ...corpus.slice(this.sent, batchCorpus).map((c) => JSON.stringify(c)),
-      );
+      // Counted before the push: a second batch's run (the pipeline's next one) must not push these again.
+      const entries = corpus.slice(this.sent, batchCorpus).map((c) => JSON.stringify(c));
       this.sent = batchCorpus;
+      await this.jobs.redis.rpush(corpusKey(this.campaign), ...entries);
     }
     const pieces = split(from, to, Math.ceil((to - from) / JOB_CHUNK));
     const results = await this.jobs.runAll<BatchJob, SeqResult[]>(

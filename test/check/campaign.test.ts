@@ -90,6 +90,26 @@ describe('campaign', () => {
     expect(inputAt(o, one.corpus, 10, 777)).toEqual(inputAt(o, one.corpus.slice(0, 10), 10, 777));
   });
 
+  it('guidance is one batch behind: batch b mutates the corpus as it stood when batch b − 1 began', () => {
+    const o = opts(9);
+    const ctx = new CampaignContext(o);
+    const st = initialState();
+    const atStart: number[] = [];
+    for (let b = 0; b < 5; b++) {
+      atStart.push(st.corpus.length);
+      // At every batch start: this batch mutates the corpus of the previous start; the next one, this start's.
+      expect(st.batchCorpus).toBe(b === 0 ? 0 : atStart[b - 1]);
+      expect(st.nextBatchCorpus).toBe(atStart[b]);
+      mergeResults(ctx, st, runRange(ctx, st, st.next, st.next + 64));
+    }
+    // Batch 0 grew the corpus, and that changes what batch 2 runs (batch 1 drew fresh input: batchCorpus 0).
+    expect(atStart[1]).toBeGreaterThan(0);
+    const changed = [128, 129, 130, 131, 132, 133, 134, 135].filter(
+      (i) => JSON.stringify(inputAt(o, st.corpus, atStart[1]!, i)) !== JSON.stringify(inputAt(o, [], 0, i)),
+    );
+    expect(changed.length).toBeGreaterThan(0);
+  });
+
   it('guidance changes what is run; without it every sequence is fresh from (seed, index)', () => {
     const g = opts(9);
     const b = opts(9, { guided: false });
@@ -112,6 +132,15 @@ describe('campaign', () => {
       /DIR\/state.json: the campaign was made with --seed 1, not 2/,
     );
     expect(() => stateFromJSON(o, { ...j, schema: 'x' }, [], 'S')).toThrow(/S: not a campaign state/);
+    expect(() => stateFromJSON(o, { ...j, schema: 'ffasim-campaign/1' }, [], 'S')).toThrow(
+      /S: a campaign of an older ffasim .* start another --out/,
+    );
+    expect(() => stateFromJSON(o, { ...j, batchCorpus: 1, corpus: 1 }, [{ actions: [] }], 'S')).toThrow(
+      /S: batchCorpus 1 > nextBatchCorpus 0/,
+    );
+    expect(() => stateFromJSON(o, { ...j, nextBatchCorpus: 1 }, [], 'S')).toThrow(
+      /S: nextBatchCorpus 1 > corpus 0/,
+    );
     expect(() => stateFromJSON(o, { ...j, next: -1 }, [], 'S')).toThrow(
       /S: next must be a non-negative integer/,
     );

@@ -53,6 +53,17 @@ describe('fuzz --workers', () => {
     const fa = folder(join(dir, 'one'));
     expect(Object.keys(fa).filter((n) => n.endsWith('.jsonl')).length).toBeGreaterThan(0);
     expect(folder(join(dir, 'two'))).toEqual(fa);
+    // --calls stops at a batch end, the batch already running after it dropped unmerged; resumed to the same run
+    // budget, the folder is the one-process one again.
+    const base = CAMPAIGN.filter((x, k) => x !== '--runs' && CAMPAIGN[k - 1] !== '--runs');
+    const c = ffasim([...base, '--calls', '600', '--out', 'three', '--workers', '2'], dir);
+    expect(c.code, c.err).toBeLessThan(2);
+    const next = JSON.parse(readFileSync(join(dir, 'three', 'state.json'), 'utf8')).next as number;
+    expect(next % 64).toBe(0);
+    expect(next).toBeLessThan(256);
+    const d = ffasim([...CAMPAIGN, '--out', 'three', '--workers', '2', '--resume'], dir);
+    expect(d.code, d.err).toBe(1);
+    expect(folder(join(dir, 'three'))).toEqual(fa);
     expect(ffasim([...CAMPAIGN, '--workers', '0'], dir).code).toBe(2);
     // Kernel mode has its own crash-isolated worker process: a split is refused, not ignored.
     const k = ffasim(['fuzz', '--kernel', join(dir, 'tree'), '--workers', '2', '--runs', '3'], dir);
