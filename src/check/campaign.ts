@@ -219,10 +219,14 @@ function clone<T>(v: T): T {
   return JSON.parse(JSON.stringify(v)) as T;
 }
 
-/** A corpus entry mutated: splice, insert, delete, duplicate, re-draw an action's arguments, re-draw the lies. */
+/**
+ * A corpus entry mutated: splice, insert, delete, duplicate, re-draw an action's arguments, re-draw the lies.
+ * Actions are never changed in place (here, by a run or by shrinking: a change is a new action), so the child
+ * shares its parent's unchanged action objects — only its action list is its own.
+ */
 export function mutateInput(o: CampaignOptions, parent: SeqInput, other: SeqInput, r: Prng): SeqInput {
   const max = Math.max(8, (o.maxLength ?? 24) + 8);
-  const child = clone(parent);
+  const child: SeqInput = { ...parent, actions: parent.actions.slice() };
   const a = child.actions;
   const steps = 1 + (r.next() % 3);
   for (let k = 0; k < steps; k++) {
@@ -237,7 +241,7 @@ export function mutateInput(o: CampaignOptions, parent: SeqInput, other: SeqInpu
       case 2: {
         // splice: our prefix, the other's suffix
         const from = other.actions.length === 0 ? 0 : r.next() % other.actions.length;
-        a.splice(at, a.length - at, ...clone(other.actions.slice(from)));
+        a.splice(at, a.length - at, ...other.actions.slice(from));
         a.length = Math.min(a.length, max);
         break;
       }
@@ -255,7 +259,7 @@ export function mutateInput(o: CampaignOptions, parent: SeqInput, other: SeqInpu
         break;
       }
       case 4: // duplicate (a second reclaim, the same share again)
-        if (a[at] !== undefined && a.length < max) a.splice(at + 1, 0, clone(a[at]!));
+        if (a[at] !== undefined && a.length < max) a.splice(at + 1, 0, a[at]!);
         break;
       default:
         if (child.hostile !== undefined)

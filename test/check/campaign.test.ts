@@ -11,14 +11,17 @@ import {
   classify,
   findingReplayText,
   initialState,
+  freshInput,
   inputAt,
   mergeResults,
+  mutateInput,
   runRange,
   stateFromJSON,
   stateToJSON,
 } from '../../src/check/campaign.ts';
 import { watchInvariants } from '../../src/check/invariants.ts';
 import { createProfile } from '../../src/hyp/profiles.ts';
+import { seededPrng } from '../../src/spmc/hostile.ts';
 import { parseReplay, runAction } from '../../src/scenario/replay.ts';
 import { defaultWorldConfig } from '../../src/world/config.ts';
 import { createWorld } from '../../src/world/world.ts';
@@ -108,6 +111,21 @@ describe('campaign', () => {
       (i) => JSON.stringify(inputAt(o, st.corpus, atStart[1]!, i)) !== JSON.stringify(inputAt(o, [], 0, i)),
     );
     expect(changed.length).toBeGreaterThan(0);
+  });
+
+  it('a mutation leaves its parents as they were and shares only unchanged actions with them', () => {
+    const o = opts(4);
+    for (let k = 0; k < 300; k++) {
+      const p = freshInput(o, 2 * k);
+      const q = freshInput(o, 2 * k + 1);
+      const before = JSON.stringify([p, q]);
+      const c = mutateInput(o, p, q, seededPrng(k));
+      expect(JSON.stringify([p, q])).toBe(before);
+      expect(c.actions).not.toBe(p.actions);
+      expect(JSON.stringify(mutateInput(o, p, q, seededPrng(k)))).toBe(JSON.stringify(c));
+      // Deterministic and plain data: the child survives the corpus file's JSON round trip unchanged.
+      expect(JSON.parse(JSON.stringify(c))).toEqual(c);
+    }
   });
 
   it('guidance changes what is run; without it every sequence is fresh from (seed, index)', () => {
