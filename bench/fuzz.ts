@@ -69,10 +69,8 @@ export async function benchWorkers(): Promise<void> {
       const smcs0 = st.smcs;
       runner.busyMs = 0;
       const t0 = performance.now();
-      const e0 = performance.eventLoopUtilization();
       while (st.next < to) mergeResults(ctx, st, await pipeline.next(st));
       const ms = performance.now() - t0;
-      if (process.env.ELU) console.log('elu', threads, performance.eventLoopUtilization(e0).utilization.toFixed(3));
       return { smcs: st.smcs - smcs0, ms, busy: runner.busyMs / (threads * ms) };
     };
     return { runTo, close: () => runner.close() };

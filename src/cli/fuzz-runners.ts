@@ -199,7 +199,7 @@ function threadEntry(): { file: URL | string; eval: boolean } {
 }
 
 /** Pieces a batch is cut into, per thread. */
-const PIECES_PER_THREAD = 4;
+const PIECES_PER_THREAD = 2;
 /** Pieces posted to a thread and not yet answered: its next one is already queued when it finishes one. */
 const LANES = 2;
 

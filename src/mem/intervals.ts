@@ -52,6 +52,7 @@ export class IntervalMap<V> {
 
   /** Ensures a run boundary at `k`; returns the index of the run starting at `k`. */
   private split(k: number): number {
+    if (k === Number.POSITIVE_INFINITY) return this.starts.length; // every run ends there already
     const i = this.find(k);
     if (this.starts[i] === k) return i;
     this.starts.splice(i + 1, 0, k);

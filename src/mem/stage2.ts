@@ -21,6 +21,13 @@ const OWNERS: readonly Owner[] = ['host', 'hyp', 'guest', 'none'];
 
 /** Changes remembered by {@link Stage2.changedSince} (a power of two). */
 const CHANGE_LOG = 64;
+/**
+ * Runs an outstanding {@link Stage2.mark}'s undo log holds at most: past it (a share of thousands of constituents,
+ * a restore) the marked state is rebuilt in full once and kept instead, as a copy would have been from the start.
+ */
+const UNDO_LIMIT = 64;
+/** In a marked-state overlay: a pfn no change since the mark touched. */
+const UNTOUCHED = -1;
 
 /** Packed page state: host state (bits 5:4), hyp state (3:2), owner (1:0). */
 type Code = number;
@@ -100,9 +107,20 @@ export class Stage2 {
    */
   private readonly logFrom = new Float64Array(CHANGE_LOG);
   private readonly logTo = new Float64Array(CHANGE_LOG);
-  /** The outstanding {@link mark}: its number and, once something changed after it, the state it saw. */
+  /** The outstanding {@link mark}: its number and the change count it saw. */
   private markNo = 0;
   private markAt = -1;
+  /**
+   * Since the mark, what each change overwrote: `undoRanges` holds (from, to, end) per change — its pfn range and
+   * where its runs end in `undoRuns`, which holds (start, end, code) for each run the range had before it. A
+   * rejected call usually changes a few runs while the map may hold thousands: this log costs what the change
+   * touches, a copy of the map costs the map (it was 60 % of a campaign's allocation).
+   */
+  private readonly undoRanges: number[] = [];
+  private readonly undoRuns: number[] = [];
+  /** The pins as the mark saw them, once a change after it may have touched them. */
+  private pinsAtMark: Map<number, number> | undefined;
+  /** The marked state in full, once the undo log outgrew {@link UNDO_LIMIT} (no more logging until the next mark). */
   private marked: ReturnType<Stage2['snapshot']> | undefined;
 
   constructor(o: Stage2Options) {
@@ -292,14 +310,14 @@ export class Stage2 {
   hypPin(pfn: number): number {
     const c = this.map.get(pfn);
     if (hostOf(c) !== 'SHARED_OWNED' || hypOf(c) !== 'SHARED_BORROWED') return EPERM;
-    this.changing(0, 0); // pins are not page states: an empty range
+    this.changing(0, 0, true); // pins are not page states: an empty range
     this.pins.set(pfn, (this.pins.get(pfn) ?? 0) + 1);
     return 0;
   }
 
   /** `hyp_unpin_shared_mem` of one page. */
   hypUnpin(pfn: number): void {
-    this.changing(0, 0);
+    this.changing(0, 0, true);
     const n = (this.pins.get(pfn) ?? 0) - 1;
     if (n <= 0) this.pins.delete(pfn);
     else this.pins.set(pfn, n);
@@ -325,7 +343,7 @@ export class Stage2 {
 
   /** Puts back a {@link snapshot}'s state; counts as a change of every page (the counter moves on, never back). */
   restore(s: ReturnType<Stage2['snapshot']>): void {
-    this.changing(0, Number.POSITIVE_INFINITY);
+    this.changing(0, Number.POSITIVE_INFINITY, true);
     this.map.restore(s.map);
     this.pins.clear();
     for (const [k, v] of s.pins) this.pins.set(k, v);
@@ -351,9 +369,12 @@ export class Stage2 {
    * between returns the same mark (several checkers watching one call share it).
    */
   mark(): number {
-    if (this.markAt === this.changes && this.marked === undefined) return this.markNo;
+    if (this.markAt === this.changes) return this.markNo;
     this.markNo++;
     this.markAt = this.changes;
+    this.undoRanges.length = 0;
+    this.undoRuns.length = 0;
+    this.pinsAtMark = undefined;
     this.marked = undefined;
     return this.markNo;
   }
@@ -364,16 +385,71 @@ export class Stage2 {
    */
   sameAsMark(m: number): boolean {
     if (m !== this.markNo) throw new Error(`stage-2 mark ${m} was replaced by mark ${this.markNo}`);
+    if (this.markAt === this.changes) return true; // nothing changed since the mark
     const s = this.marked;
-    if (s === undefined) return true; // nothing changed since the mark
-    if (s.pins.length !== this.pins.size || !this.map.sameAs(s.map)) return false;
-    for (const [k, v] of s.pins) if (this.pins.get(k) !== v) return false;
-    return true;
+    if (s !== undefined) {
+      if (s.pins.length !== this.pins.size || !this.map.sameAs(s.map)) return false;
+      for (const [k, v] of s.pins) if (this.pins.get(k) !== v) return false;
+      return true;
+    }
+    const pins = this.pinsAtMark;
+    if (pins !== undefined) {
+      if (pins.size !== this.pins.size) return false;
+      for (const [k, v] of pins) if (this.pins.get(k) !== v) return false;
+    }
+    // Only logged ranges can differ from the marked state.
+    let same = true;
+    this.markedOverlay().forEach(0, Number.POSITIVE_INFINITY, (a, b, v) => {
+      if (same && v !== UNTOUCHED && !this.map.every(a, b, (x) => x === v)) same = false;
+    });
+    return same;
   }
 
-  /** Every change goes through here: counts it, logs its range and saves the marked state before the first one. */
-  private changing(from: number, to: number): void {
-    if (this.markAt >= 0 && this.marked === undefined) this.marked = this.snapshot();
+  /**
+   * The marked codes of the logged ranges, {@link UNTOUCHED} elsewhere: a pfn's marked code is what the first
+   * change after the mark that covered it overwrote.
+   */
+  private markedOverlay(): IntervalMap<number> {
+    const o = new IntervalMap<number>(UNTOUCHED);
+    const u = this.undoRuns;
+    let r = 0;
+    for (let k = 0; k < this.undoRanges.length; k += 3)
+      for (const end = this.undoRanges[k + 2]!; r < end; r += 3) {
+        const v = u[r + 2]!;
+        o.update(u[r]!, u[r + 1]!, (c) => (c === UNTOUCHED ? v : c));
+      }
+    return o;
+  }
+
+  /** The state {@link mark} saw: the current one with the logged ranges put back. */
+  private markedState(): ReturnType<Stage2['snapshot']> {
+    const m = new IntervalMap<Code>(0);
+    m.restore(this.map.snapshot());
+    this.markedOverlay().forEach(0, Number.POSITIVE_INFINITY, (a, b, v) => {
+      if (v !== UNTOUCHED) m.set(a, b, v);
+    });
+    return { map: m.snapshot(), pins: [...(this.pinsAtMark ?? this.pins)] };
+  }
+
+  /**
+   * Every change goes through here: counts it, logs its range and, with a mark outstanding, what it is about to
+   * overwrite (`pins`: the change may touch the pins too).
+   */
+  private changing(from: number, to: number, pins = false): void {
+    if (this.markAt >= 0 && this.marked === undefined) {
+      if (pins && this.pinsAtMark === undefined) this.pinsAtMark = new Map(this.pins);
+      const u = this.undoRuns;
+      this.map.forEach(from, to, (a, b, c) => {
+        u.push(a, b, c);
+      });
+      this.undoRanges.push(from, to, u.length);
+      // The change is not made yet: the marked state is still the current one with the log put back.
+      if (u.length > 3 * UNDO_LIMIT) {
+        this.marked = this.markedState();
+        this.undoRanges.length = 0;
+        u.length = 0;
+      }
+    }
     this.changes++;
     const k = this.changes & (CHANGE_LOG - 1);
     this.logFrom[k] = from;

@@ -10,8 +10,8 @@ import {
   checkInput,
   classify,
   findingReplayText,
-  initialState,
   freshInput,
+  initialState,
   inputAt,
   mergeResults,
   mutateInput,
@@ -21,8 +21,8 @@ import {
 } from '../../src/check/campaign.ts';
 import { watchInvariants } from '../../src/check/invariants.ts';
 import { createProfile } from '../../src/hyp/profiles.ts';
-import { seededPrng } from '../../src/spmc/hostile.ts';
 import { parseReplay, runAction } from '../../src/scenario/replay.ts';
+import { seededPrng } from '../../src/spmc/hostile.ts';
 import { defaultWorldConfig } from '../../src/world/config.ts';
 import { createWorld } from '../../src/world/world.ts';
 

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EINVAL, EPERM, Stage2 } from '../../src/mem/stage2.ts';
 import { TraceBus } from '../../src/trace/events.ts';
@@ -97,5 +98,76 @@ describe('Stage2 FF-A transitions (mem_protect.c)', () => {
     expect(s.hostShareFFA(s.pfn(RAM + 0x4000), 1, { rangeValidation: true })).toBe(0);
     expect(s.hostState(RAM + 0x7000)).toBe('SHARED_OWNED');
     expect(s.hostState(RAM + 0x8000)).toBe('OWNED');
+  });
+
+  it('sameAsMark (an undo log of what each change overwrote) = fingerprint equality (property)', () => {
+    const base = make().pfn(RAM);
+    const op = fc.oneof(
+      fc.tuple(fc.constant('share' as const), fc.nat(63), fc.integer({ min: 1, max: 9 })),
+      fc.tuple(fc.constant('unshare' as const), fc.nat(63), fc.integer({ min: 1, max: 9 })),
+      fc.tuple(fc.constant('guest' as const), fc.nat(63), fc.integer({ min: 1, max: 4 })),
+      fc.tuple(fc.constant('hyp' as const), fc.nat(63), fc.constant(1)),
+      fc.tuple(fc.constant('unhyp' as const), fc.nat(63), fc.constant(1)),
+      fc.tuple(fc.constant('pin' as const), fc.nat(63), fc.constant(1)),
+      fc.tuple(fc.constant('unpin' as const), fc.nat(63), fc.constant(1)),
+      fc.tuple(fc.constant('restore' as const), fc.nat(7), fc.constant(0)),
+      fc.tuple(fc.constant('mark' as const), fc.constant(0), fc.constant(0)),
+    );
+    let differed = 0;
+    let checks = 0;
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+        const s = make();
+        const saved = [s.snapshot()];
+        let m = s.mark();
+        let fp = s.fingerprint();
+        for (const [what, i, n] of ops) {
+          const pfn = base + i;
+          if (what === 'share') s.hostShareFFA(pfn, n, { rangeValidation: true });
+          else if (what === 'unshare') s.hostUnshareFFA(pfn, n, { rangeValidation: true });
+          else if (what === 'guest') s.hostDonateGuest(pfn, n);
+          else if (what === 'hyp') s.hostShareHyp(pfn);
+          else if (what === 'unhyp') s.hostUnshareHyp(pfn);
+          else if (what === 'pin') s.hypPin(pfn);
+          else if (what === 'unpin') s.hypUnpin(pfn);
+          else if (what === 'restore') s.restore(saved[i % saved.length]!);
+          else {
+            m = s.mark();
+            fp = s.fingerprint();
+            saved.push(s.snapshot());
+          }
+          const same = s.fingerprint() === fp;
+          expect(s.sameAsMark(m)).toBe(same);
+          checks++;
+          if (!same) differed++;
+        }
+      }),
+      { numRuns: 400, seed: 5 },
+    );
+    expect(differed).toBeGreaterThan(100);
+    expect(checks - differed).toBeGreaterThan(100);
+  });
+
+  it('a mark with more changes than its undo log holds rebuilds the marked state once, and still answers', () => {
+    const s = make();
+    const p = s.pfn(RAM);
+    for (let k = 0; k < 4000; k += 2) s.hostShareFFA(p + k, 1, { rangeValidation: true }); // ~4 000 runs
+    const fragmented = s.snapshot();
+    const flat = make().snapshot();
+    const m = s.mark();
+    const fp = s.fingerprint();
+    expect(s.hostShareFFA(p + 5000, 3, { rangeValidation: true })).toBe(0); // logged first: one run
+    for (let k = 0; k < 3; k++) {
+      s.restore(flat); // each logs every run the map had: past the log's limit by the third
+      s.restore(fragmented);
+    }
+    expect(s.fingerprint()).toBe(fp);
+    expect(s.sameAsMark(m)).toBe(true);
+    s.hostShareFFA(p + 5000, 3, { rangeValidation: true });
+    expect(s.sameAsMark(m)).toBe(false);
+    s.hostUnshareFFA(p + 5000, 3, { rangeValidation: true });
+    expect(s.sameAsMark(m)).toBe(true);
+    s.hostUnshareFFA(p, 1, { rangeValidation: true });
+    expect(s.sameAsMark(m)).toBe(false);
   });
 });
