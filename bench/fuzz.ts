@@ -82,8 +82,8 @@ export async function benchWorkers(): Promise<void> {
   );
   const one = open(1);
   const two = open(2);
-  await one.runTo(WARM);
-  await two.runTo(WARM);
+  const warm1 = await one.runTo(WARM);
+  const warm2 = await two.runTo(WARM);
   type Window = Awaited<ReturnType<typeof one.runTo>>;
   const rows = { one: [] as Window[], two: [] as Window[] };
   for (let w = 1; w <= WINDOWS; w++) {
@@ -103,6 +103,13 @@ export async function benchWorkers(): Promise<void> {
     );
   const t1 = total(rows.one);
   const t2 = total(rows.two);
+  line(
+    `first ${WARM} sequences, 1 thread`,
+    warm1.smcs,
+    warm1.ms,
+    ' incl. thread start and JIT warm-up, untimed below',
+  );
+  line(`first ${WARM} sequences, 2 threads`, warm2.smcs, warm2.ms, `: ×${(warm1.ms / warm2.ms).toFixed(2)}`);
   line('1 worker thread', t1.smcs, t1.ms, `, threads busy ${Math.round(t1.busy * 100)}%`);
   line('2 worker threads', t2.smcs, t2.ms, `, threads busy ${Math.round(t2.busy * 100)}%`);
   const ratios = rows.one.map((r, k) => r.ms / rows.two[k]!.ms);

@@ -22,7 +22,6 @@ import fc from 'fast-check';
 import { ffaErrorLabel } from '../ffa/errors.ts';
 import { FFA, ffaName } from '../ffa/ids.ts';
 import { CHANGES, createProfile, PROFILES, type Profile } from '../hyp/profiles.ts';
-import type { RegisterFile } from '../smccc/regs.ts';
 import {
   describeLie,
   type HostileConfig,
@@ -426,31 +425,32 @@ export class CampaignContext {
       onRun: (run) => {
         liar = run.world.spmd.hostile as { applied: HostileLie[] } | undefined;
         lines = run.replay;
-        run.onCall = (regs: RegisterFile, out: RegisterFile, v: Violation | undefined) => {
+        run.onCall = (regs, out, first, more) => {
           const call = ffaName(regs.w(0));
           bus.keys.add(`r:${call}:${out.w(0) === FFA.ERROR ? ffaErrorLabel(out.w(2)) : ffaName(out.w(0))}`);
-          if (v !== undefined) {
-            // The site: where the evidence was recorded. An EL2 OOB access or livelock: the EL3 answer EL2 was
-            // processing, the buffer and the kind (the proxy rule that ends the call depends on what follows);
-            // I3: the reply path itself (H16 leaks on every FFA_VERSION path alike); else the call's proxy rule.
-            const site =
-              v.invariant === 'I3'
-                ? 'stale-stack'
-                : v.invariant === 'I6' && v.detail.startsWith('EL2 livelock') && bus.hangSite !== ''
-                  ? bus.hangSite
-                  : v.invariant === 'I6' && bus.oobSite !== ''
-                    ? bus.oobSite
-                    : bus.lastHyp;
-            const key = `${v.invariant}|${call}|${site}`;
-            // I1/I4 are states: once broken, every later call that changes pages sees the same break again. The
-            // call that first showed it is the finding; the echoes are not.
-            const state = `${v.invariant}|${v.detail}`;
-            if (!seen.has(key) && !seen.has(state)) {
-              seen.add(key);
-              seen.add(state);
-              hits.push({ key, violation: v, call, site, at: lines.length });
+          if (first !== undefined)
+            for (const v of more.length === 0 ? [first] : [first, ...more]) {
+              // The site: where the evidence was recorded. An EL2 OOB access or livelock: the EL3 answer EL2 was
+              // processing, the buffer and the kind (the proxy rule that ends the call depends on what follows);
+              // I3: the reply path itself (H16 leaks on every FFA_VERSION path alike); else the call's proxy rule.
+              const site =
+                v.invariant === 'I3'
+                  ? 'stale-stack'
+                  : v.invariant === 'I6' && v.detail.startsWith('EL2 livelock') && bus.hangSite !== ''
+                    ? bus.hangSite
+                    : v.invariant === 'I6' && bus.oobSite !== ''
+                      ? bus.oobSite
+                      : bus.lastHyp;
+              const key = `${v.invariant}|${call}|${site}`;
+              // I1/I4 are states: once broken, every later call that changes pages sees the same break again. The
+              // call that first showed it is the finding; the echoes are not.
+              const state = `${v.invariant}|${v.detail}`;
+              if (!seen.has(key) && !seen.has(state)) {
+                seen.add(key);
+                seen.add(state);
+                hits.push({ key, violation: v, call, site, at: lines.length });
+              }
             }
-          }
           bus.reset();
         };
       },

@@ -168,7 +168,11 @@ export class FuzzRun {
   private readonly record: boolean;
 
   /** Sees every host SMC after its invariant check (campaigns: coverage, every violation, not just the first). */
-  onCall: ((regs: RegisterFile, out: RegisterFile, v: Violation | undefined) => void) | undefined;
+  onCall:
+    | ((regs: RegisterFile, out: RegisterFile, v: Violation | undefined, more: readonly Violation[]) => void)
+    | undefined;
+  /** The last call's violations after its first ({@link checkCall}'s `more`; empty almost always). */
+  private readonly more: Violation[] = [];
 
   constructor(
     profile: Profile,
@@ -238,8 +242,14 @@ export class FuzzRun {
     const before = markCall(this.world); // the I2 baseline (a stage-2 mark: no fingerprint per call)
     this.smcs++;
     const out = this.world.smc(regs);
-    let v = checkCall(this.world, this.st, before, regs, out);
-    if (v !== undefined && this.ignore.has(v.invariant)) v = undefined;
+    this.more.length = 0;
+    let v = checkCall(this.world, this.st, before, regs, out, this.more);
+    if (v !== undefined && this.ignore.size > 0) {
+      const kept = [v, ...this.more].filter((x) => !this.ignore.has(x.invariant));
+      v = kept[0];
+      this.more.length = 0;
+      this.more.push(...kept.slice(1));
+    }
     if (
       out.w(0) === FFA.SUCCESS &&
       (regs.w(0) === FFA.MEM_SHARE ||
@@ -250,7 +260,7 @@ export class FuzzRun {
     ) {
       this.handles.push(u64Of(out.w(2), out.w(3)));
     }
-    this.onCall?.(regs, out, v);
+    this.onCall?.(regs, out, v, this.more);
     return v === undefined ? { out } : { out, v };
   }
 

@@ -186,7 +186,8 @@ function holdingRanges(w: World, t: HeldTransaction): HoldingVerdict {
 /**
  * Checks one host call: `before` is the stage-2 change counter and fingerprint before it, `out` the host
  * registers after it.
- * Updates `st` (counters seen so far). Returns the first violation, if any.
+ * Updates `st` (counters seen so far). Returns the first violation, if any; `more` gets the call's other EL2
+ * evidence (an out-of-bounds access and a livelock in one call are two violations of that call).
  */
 export function checkCall(
   w: World,
@@ -194,24 +195,28 @@ export function checkCall(
   before: CallMark,
   regs: RegisterFile,
   out: RegisterFile,
+  more?: Violation[],
 ): Violation | undefined {
   const c = w.hyp.counters;
-  if (c.oob.length > st.oob) {
-    const a = c.oob[st.oob]!;
-    st.oob = c.oob.length;
-    return {
-      invariant: 'I6',
-      detail: describeOob(a),
-    };
-  }
-  if (c.hangs.length > st.hangs) {
-    st.hangs = c.hangs.length;
-    return { invariant: 'I6', detail: `EL2 livelock: ${c.hangs[c.hangs.length - 1]}` };
-  }
-  if (c.leaks.length > st.leaks) {
-    const l = c.leaks[st.leaks]!;
-    st.leaks = c.leaks.length;
-    return { invariant: 'I3', detail: `${l.call} reply carries stale hyp stack in x${l.regs.join(', x')}` };
+  // This call's EL2 evidence, all of it consumed here: what is not reported (an OOB access before a livelock in
+  // the same call) must not be reported at the next call, as that call's.
+  const oob = c.oob.length > st.oob ? c.oob[st.oob] : undefined;
+  const hang = c.hangs.length > st.hangs ? c.hangs[c.hangs.length - 1] : undefined;
+  const leak = c.leaks.length > st.leaks ? c.leaks[st.leaks] : undefined;
+  st.oob = c.oob.length;
+  st.hangs = c.hangs.length;
+  st.leaks = c.leaks.length;
+  if (oob !== undefined || hang !== undefined || leak !== undefined) {
+    const found: Violation[] = [];
+    if (oob !== undefined) found.push({ invariant: 'I6', detail: describeOob(oob) });
+    if (hang !== undefined) found.push({ invariant: 'I6', detail: `EL2 livelock: ${hang}` });
+    if (leak !== undefined)
+      found.push({
+        invariant: 'I3',
+        detail: `${leak.call} reply carries stale hyp stack in x${leak.regs.join(', x')}`,
+      });
+    more?.push(...found.slice(1));
+    return found[0];
   }
   const sent = w.el3Calls > st.el3;
   st.el3 = w.el3Calls;
@@ -310,13 +315,16 @@ export function watchInvariants(w: World): Violation[] {
     before: (regs) => ({ regs: regs.clone(), ...markCall(w) }),
     after: (out, token) => {
       const t = token as CallMark & { regs: RegisterFile };
-      const v = checkCall(w, st, t, t.regs, out);
-      if (v !== undefined) seen.push(v);
-      w.trace?.emit(
-        v === undefined
-          ? { kind: 'check', id: 'invariants', verdict: 'pass', detail: 'I1–I6 hold' }
-          : { kind: 'check', id: v.invariant, verdict: 'fail', detail: v.detail },
-      );
+      const more: Violation[] = [];
+      const v = checkCall(w, st, t, t.regs, out, more);
+      if (v === undefined) {
+        w.trace?.emit({ kind: 'check', id: 'invariants', verdict: 'pass', detail: 'I1–I6 hold' });
+        return;
+      }
+      for (const x of [v, ...more]) {
+        seen.push(x);
+        w.trace?.emit({ kind: 'check', id: x.invariant, verdict: 'fail', detail: x.detail });
+      }
     },
   });
   return seen;

@@ -20,6 +20,7 @@ import {
   stateToJSON,
 } from '../../src/check/campaign.ts';
 import { watchInvariants } from '../../src/check/invariants.ts';
+import { FFA } from '../../src/ffa/ids.ts';
 import { createProfile } from '../../src/hyp/profiles.ts';
 import { parseReplay, runAction } from '../../src/scenario/replay.ts';
 import { seededPrng } from '../../src/spmc/hostile.ts';
@@ -75,6 +76,30 @@ describe('campaign', () => {
     );
     // Distinct findings are distinct keys.
     expect(new Set(st.findings.map((x) => x.key)).size).toBe(st.findings.length);
+  });
+
+  it('a call with an EL2 out-of-bounds access and a livelock has both findings, at that call', () => {
+    const o = opts(1, { profile: createProfile('linux-6.10') });
+    const ctx = new CampaignContext(o);
+    // EL3 answers the reclaim's retrieve with length 0, then a zero-length third fragment: the hyp reads past the
+    // (empty) message, and its FRAG_RX loop stops making progress.
+    const r = ctx.result(0, {
+      actions: [
+        { op: 'big', n: 1140 },
+        { op: 'reclaim', pick: 0, flags: 0 },
+        { op: 'direct', smc64: false, req2: true },
+      ],
+      lies: [
+        { call: FFA.MEM_RETRIEVE_REQ64, nth: 1, target: 'w2', value: 0 },
+        { call: FFA.MEM_FRAG_RX, nth: 3, target: 'w3', value: 0 },
+      ],
+    });
+    const keys = r.hits.map((h) => h.key);
+    expect(keys).toContain('I6|FFA_MEM_RECLAIM|FFA_MEM_FRAG_RX:livelock');
+    expect(
+      keys.some((k) => /^I6\|FFA_MEM_RECLAIM\|FFA_MEM_RETRIEVE_REQ_64:hyp-rx:past-message$/.test(k)),
+    ).toBe(true);
+    expect(keys.filter((k) => k.includes('DIRECT_REQ2'))).toEqual([]); // not reported again, one call late
   });
 
   it('is a pure function of (seed, runs): one go, or stopped mid-batch and resumed from its JSON state', () => {
