@@ -248,7 +248,7 @@ export class FuzzRun {
       const kept = [v, ...this.more].filter((x) => !this.ignore.has(x.invariant));
       v = kept[0];
       this.more.length = 0;
-      this.more.push(...kept.slice(1));
+      for (let k = 1; k < kept.length; k++) this.more.push(kept[k]!);
     }
     if (
       out.w(0) === FFA.SUCCESS &&

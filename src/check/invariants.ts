@@ -215,7 +215,7 @@ export function checkCall(
         invariant: 'I3',
         detail: `${leak.call} reply carries stale hyp stack in x${leak.regs.join(', x')}`,
       });
-    more?.push(...found.slice(1));
+    if (more !== undefined) for (let k = 1; k < found.length; k++) more.push(found[k]!);
     return found[0];
   }
   const sent = w.el3Calls > st.el3;
