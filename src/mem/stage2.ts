@@ -364,8 +364,8 @@ export class Stage2 {
 
   /**
    * Marks the current state so that {@link sameAsMark} can tell later whether it is back to it — the I2 check
-   * of every host call, without building a {@link fingerprint} per call: the state is copied only when the
-   * first change after the mark happens. One mark is outstanding at a time; marking again with no change in
+   * of every host call, without building a {@link fingerprint} per call: each change after it logs what it
+   * overwrites (the undo log). One mark is outstanding at a time; marking again with no change in
    * between returns the same mark (several checkers watching one call share it).
    */
   mark(): number {
@@ -387,22 +387,22 @@ export class Stage2 {
     if (m !== this.markNo) throw new Error(`stage-2 mark ${m} was replaced by mark ${this.markNo}`);
     if (this.markAt === this.changes) return true; // nothing changed since the mark
     const s = this.marked;
-    if (s !== undefined) {
-      if (s.pins.length !== this.pins.size || !this.map.sameAs(s.map)) return false;
-      for (const [k, v] of s.pins) if (this.pins.get(k) !== v) return false;
-      return true;
-    }
+    if (s !== undefined) return this.pinsAre(s.pins, s.pins.length) && this.map.sameAs(s.map);
     const pins = this.pinsAtMark;
-    if (pins !== undefined) {
-      if (pins.size !== this.pins.size) return false;
-      for (const [k, v] of pins) if (this.pins.get(k) !== v) return false;
-    }
+    if (pins !== undefined && !this.pinsAre(pins, pins.size)) return false;
     // Only logged ranges can differ from the marked state.
     let same = true;
     this.markedOverlay().forEach(0, Number.POSITIVE_INFINITY, (a, b, v) => {
       if (same && v !== UNTOUCHED && !this.map.every(a, b, (x) => x === v)) same = false;
     });
     return same;
+  }
+
+  /** Whether the pins are exactly `size` entries `pins` (pfn, count). */
+  private pinsAre(pins: Iterable<readonly [number, number]>, size: number): boolean {
+    if (size !== this.pins.size) return false;
+    for (const [k, v] of pins) if (this.pins.get(k) !== v) return false;
+    return true;
   }
 
   /**
